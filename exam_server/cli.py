@@ -1,0 +1,296 @@
+"""The ``exam-server`` command.
+
+Run ``exam-server --help`` for the list; every command has its own ``--help``. Configuration
+comes from ``EXAM_*`` environment variables (see ``deploy/exam-server.env.example``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from question_bank import knowledge, releases, transfer
+from question_bank.audit import Actor, verify_chain
+from question_bank.errors import DomainError, ImportRejected
+from question_bank.formats import FORMATS
+
+from . import create_app
+from .extensions import db
+from .models import Role, User
+
+
+def _create_app(*_args, **_kwargs):
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
+             load_dotenv=False)  # fmt: skip
+def main() -> None:
+    """Exam delivery server for vocational skill appraisal (职业技能等级认定).
+
+    Quick start: `exam-server demo` runs a server with a demo bank on an SQLite file.
+    Production: `exam-server init`, then gunicorn (see docs/operations.md).
+    """
+
+
+def _actor(username: str | None) -> Actor:
+    if username:
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.UsageError(f"no user {username!r} (--as)")
+        return user.actor
+    return Actor(None, f"cli:{getpass.getuser()}")
+
+
+def _fail(exc: DomainError) -> None:
+    db.session.rollback()
+    click.echo(f"error: {exc.message}", err=True)
+    if isinstance(exc, ImportRejected):
+        for p in exc.problems:
+            field = f" [{p['field']}]" if p.get("field") else ""
+            click.echo(f"  {p['place']}{field}: {p['message']}", err=True)
+    sys.exit(2)
+
+
+def upgrade_database() -> None:
+    from flask_migrate import upgrade
+
+    upgrade(directory=str(Path(__file__).parent / "migrations"))
+
+
+def create_user(username: str, password: str, roles: list[str], display_name: str = "",
+                actor: Actor | None = None) -> User:  # fmt: skip
+    from question_bank.audit import record
+
+    if db.session.scalar(select(User.id).where(User.username == username)):
+        raise click.UsageError(f"user {username!r} already exists")
+    user = User(username=username, display_name=display_name or username)
+    try:
+        user.roles = roles
+        user.set_password(password)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    db.session.add(user)
+    db.session.flush()
+    record(db.session, actor or Actor(None, f"cli:{getpass.getuser()}"), "user.created", "user",
+           user.id, data={"username": username, "roles": sorted(user.roles)})  # fmt: skip
+    return user
+
+
+@main.command("init")
+@click.option("--admin", "admin_name", default="admin", show_default=True,
+              help="Username of the first administrator.")  # fmt: skip
+@click.option("--password", envvar="EXAM_ADMIN_PASSWORD", help="Or EXAM_ADMIN_PASSWORD; prompted if absent.")
+@with_appcontext
+def init_command(admin_name: str, password: str | None) -> None:
+    """Create or upgrade the database and the first administrator."""
+    upgrade_database()
+    if db.session.scalar(select(User.id).limit(1)) is not None:
+        click.echo("database is up to date; users exist already, no administrator created")
+        return
+    if not password:
+        password = click.prompt("password for the administrator", hide_input=True,
+                                confirmation_prompt=True)  # fmt: skip
+    create_user(admin_name, password, [Role.ADMIN], "Administrator")
+    db.session.commit()
+    click.echo(f"database ready at {_safe_url()}; administrator {admin_name!r} created")
+
+
+def _safe_url() -> str:
+    return db.engine.url.render_as_string(hide_password=True)
+
+
+@main.group("user")
+def user_group() -> None:
+    """Manage staff accounts."""
+
+
+@user_group.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(Role.ALL), help="Repeat for several roles.")  # fmt: skip
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.option("--password", envvar="EXAM_USER_PASSWORD", help="Or EXAM_USER_PASSWORD; prompted if absent.")
+@with_appcontext
+def user_create(username: str, roles: tuple[str, ...], display_name: str, password: str | None):
+    """Create a staff user with one or more roles."""
+    if not password:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    user = create_user(username, password, list(roles), display_name)
+    db.session.commit()
+    click.echo(f"user {user.username} created with roles {', '.join(sorted(user.roles))}")
+
+
+@user_group.command("list")
+@with_appcontext
+def user_list() -> None:
+    """List staff users and their roles."""
+    for u in db.session.scalars(select(User).order_by(User.username)):
+        state = "" if u.active else " (disabled)"
+        click.echo(f"{u.username}\t{','.join(sorted(u.roles))}{state}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Check the whole hash chain; name the first changed, removed or reordered event."""
+    rep = verify_chain(db.session)
+    if rep.ok:
+        click.echo(f"audit log intact: {rep.events} events, head {rep.head_hash}")
+        return
+    click.echo(f"audit log BROKEN at seq {rep.first_bad_seq}: {rep.problem}", err=True)
+    click.echo(f"{rep.events} events before it verified", err=True)
+    sys.exit(1)
+
+
+@main.group("bank")
+def bank_group() -> None:
+    """Import, export and release the question bank."""
+
+
+@bank_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--occupation", help="Occupation code (required unless the file names it).")
+@click.option("--level", type=click.IntRange(1, 5), help="Level 1-5 (unless the file says).")
+@click.option("--knowledge-point", help="Knowledge point for items whose file gives none.")
+@click.option("--format", "fmt", type=click.Choice((*FORMATS, "csv")),
+              help="Default: from the file name and content.")  # fmt: skip
+@click.option("--keep-status", is_flag=True, help="Native JSON: keep review statuses.")
+@click.option("--as", "as_user", help="Record the import as this user.")
+@with_appcontext
+def bank_import(file: Path, occupation, level, knowledge_point, fmt, keep_status, as_user):
+    """Import FILE (json, xlsx, csv, gift, moodle-xml, qti) all-or-nothing."""
+    try:
+        report = transfer.import_bank(
+            db.session, _actor(as_user), file.read_bytes(), file.name, fmt=fmt,
+            occupation=occupation, level=level, knowledge_point=knowledge_point,
+            keep_status=keep_status,
+        )  # fmt: skip
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    r = report.to_dict()
+    click.echo(f"imported {file.name} ({r['format']}) into {r['occupation']} level {r['level']}: "
+               f"{r['created']} created, {r['revised']} revised, {r['unchanged']} unchanged")  # fmt: skip
+
+
+@bank_group.command("export")
+@click.option("--occupation", required=True)
+@click.option("--level", type=click.IntRange(1, 5), required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--status", help="Only items whose newest version has this status.")
+@click.option("--release", "release_name", help="Export the versions of this release.")
+@with_appcontext
+def bank_export(occupation, level, fmt, out: Path, status, release_name):
+    """Export a bank (json keeps every version and review)."""
+    try:
+        occ = knowledge.get_occupation(db.session, occupation)
+        rel = None
+        if release_name:
+            from question_bank.models import BankRelease
+
+            rel = db.session.scalar(select(BankRelease).where(
+                BankRelease.occupation_id == occ.id, BankRelease.level == level,
+                BankRelease.name == release_name))  # fmt: skip
+            if rel is None:
+                raise click.UsageError(f"no release {release_name!r}")
+        data, _media, _name = transfer.export_bank(db.session, occ, level, fmt, status=status,
+                                                   release=rel)  # fmt: skip
+    except DomainError as exc:
+        _fail(exc)
+    out.write_bytes(data)
+    click.echo(f"wrote {out} ({len(data)} bytes, {fmt})")
+
+
+@bank_group.command("release")
+@click.argument("name")
+@click.option("--occupation", required=True)
+@click.option("--level", type=click.IntRange(1, 5), required=True)
+@click.option("--note", default="")
+@click.option("--as", "as_user", help="Record the release as this user.")
+@with_appcontext
+def bank_release(name, occupation, level, note, as_user):
+    """Publish release NAME: an immutable snapshot of the approved versions."""
+    try:
+        occ = knowledge.get_occupation(db.session, occupation)
+        rel = releases.create_release(db.session, _actor(as_user), occ, level, name, note=note)
+        diff = releases.release_diff(db.session, rel)
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"release {rel.name}: {rel.item_count} items, hash {rel.content_hash}")
+    click.echo(f"against {diff['against'] or '(none)'}: {len(diff['added'])} added, "
+               f"{len(diff['changed'])} changed, {len(diff['removed'])} removed")  # fmt: skip
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--setup-only", is_flag=True, help="Prepare the demo data and exit.")
+@with_appcontext
+def demo_command(host: str, port: int, setup_only: bool) -> None:
+    """Run a server with a demo bank (electrician, level 4) and demo users."""
+    from .demo import DEMO_USERS, setup_demo
+
+    upgrade_database()
+    summary = setup_demo()
+    db.session.commit()
+    click.echo(f"database: {_safe_url()}")
+    click.echo(summary)
+    click.echo("demo users (username / password / roles):")
+    for name, password, roles in DEMO_USERS:
+        click.echo(f"  {name:10} {password:14} {', '.join(roles)}")
+    if setup_only:
+        return
+    serve(current_app, host, port)
+
+
+def serve(app, host: str, port: int) -> None:
+    """Serve with gevent's WSGI server (what the gunicorn gevent worker uses too)."""
+    from gevent.pywsgi import WSGIServer
+
+    click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    server = WSGIServer((host, port), app, log=None)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve_command(host: str, port: int) -> None:
+    """Run the server in this process (production: gunicorn, see docs/operations.md)."""
+    serve(current_app, host, port)
+
+
+@main.command("config")
+@with_appcontext
+def config_command() -> None:
+    """Show the effective configuration (secrets hidden)."""
+    cfg = current_app.config
+    shown = {
+        "database": _safe_url(),
+        "redis": cfg.get("REDIS_URL") or "(none: embedded)",
+        "instance_path": current_app.instance_path,
+        "default_locale": cfg["BABEL_DEFAULT_LOCALE"],
+        "secret_key": "set from EXAM_SECRET_KEY" if os.environ.get("EXAM_SECRET_KEY")
+        else "generated in the instance folder",
+    }  # fmt: skip
+    click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
