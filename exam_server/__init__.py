@@ -92,9 +92,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
     csrf.init_app(app)
-    app.config.setdefault(
-        "RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://"
-    )
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
 
@@ -142,6 +140,13 @@ def _install_request_hooks(app: Flask) -> None:
     from .auth import protect_csrf
     from .extensions import db
 
+    @app.before_request
+    def _fresh_identity():
+        # Requests normally get their own app context; where one is shared (CLI tools, tests),
+        # the signed-in user must still be decided per request, never cached from the last one.
+        g.pop("_login_user", None)
+        g.pop("bearer_auth", None)
+
     app.before_request(protect_csrf)
 
     @app.after_request
@@ -163,5 +168,8 @@ def _install_request_hooks(app: Flask) -> None:
         from flask_babel import get_locale
         from flask_wtf.csrf import generate_csrf
 
-        return {"csrf_token": generate_csrf, "current_locale": str(get_locale()),
-                "bearer": g.get("bearer_auth", False)}  # fmt: skip
+        return {
+            "csrf_token": generate_csrf,
+            "current_locale": str(get_locale()),
+            "bearer": g.get("bearer_auth", False),
+        }

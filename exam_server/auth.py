@@ -28,6 +28,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from question_bank.audit import record
@@ -37,8 +38,6 @@ from question_bank.errors import DomainError, Forbidden
 from .extensions import csrf, db, limiter, login_manager
 from .models import User
 from .validation import parse_json
-
-from pydantic import BaseModel, Field
 
 bp = Blueprint("auth", __name__)
 
@@ -136,8 +135,14 @@ def authenticate(username: str, password: str) -> User | None:
     if user is None or not user.is_active or not user.check_password(password):
         return None
     user.last_login_at = utcnow()
-    record(db.session, user.actor, "user.sign_in", "user", user.id,
-           data={"ip": request.remote_addr, "via": request.path})  # fmt: skip
+    record(
+        db.session,
+        user.actor,
+        "user.sign_in",
+        "user",
+        user.id,
+        data={"ip": request.remote_addr, "via": request.path},
+    )
     return user
 
 

@@ -31,8 +31,7 @@ def _create_app(*_args, **_kwargs):
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
-             load_dotenv=False)  # fmt: skip
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
 def main() -> None:
     """Exam delivery server for vocational skill appraisal (职业技能等级认定).
 
@@ -66,8 +65,13 @@ def upgrade_database() -> None:
     upgrade(directory=str(Path(__file__).parent / "migrations"))
 
 
-def create_user(username: str, password: str, roles: list[str], display_name: str = "",
-                actor: Actor | None = None) -> User:  # fmt: skip
+def create_user(
+    username: str,
+    password: str,
+    roles: list[str],
+    display_name: str = "",
+    actor: Actor | None = None,
+) -> User:
     from question_bank.audit import record
 
     if db.session.scalar(select(User.id).where(User.username == username)):
@@ -80,15 +84,28 @@ def create_user(username: str, password: str, roles: list[str], display_name: st
         raise click.UsageError(str(exc)) from None
     db.session.add(user)
     db.session.flush()
-    record(db.session, actor or Actor(None, f"cli:{getpass.getuser()}"), "user.created", "user",
-           user.id, data={"username": username, "roles": sorted(user.roles)})  # fmt: skip
+    record(
+        db.session,
+        actor or Actor(None, f"cli:{getpass.getuser()}"),
+        "user.created",
+        "user",
+        user.id,
+        data={"username": username, "roles": sorted(user.roles)},
+    )
     return user
 
 
 @main.command("init")
-@click.option("--admin", "admin_name", default="admin", show_default=True,
-              help="Username of the first administrator.")  # fmt: skip
-@click.option("--password", envvar="EXAM_ADMIN_PASSWORD", help="Or EXAM_ADMIN_PASSWORD; prompted if absent.")
+@click.option(
+    "--admin",
+    "admin_name",
+    default="admin",
+    show_default=True,
+    help="Username of the first administrator.",
+)
+@click.option(
+    "--password", envvar="EXAM_ADMIN_PASSWORD", help="Or EXAM_ADMIN_PASSWORD; prompted if absent."
+)
 @with_appcontext
 def init_command(admin_name: str, password: str | None) -> None:
     """Create or upgrade the database and the first administrator."""
@@ -97,8 +114,9 @@ def init_command(admin_name: str, password: str | None) -> None:
         click.echo("database is up to date; users exist already, no administrator created")
         return
     if not password:
-        password = click.prompt("password for the administrator", hide_input=True,
-                                confirmation_prompt=True)  # fmt: skip
+        password = click.prompt(
+            "password for the administrator", hide_input=True, confirmation_prompt=True
+        )
     create_user(admin_name, password, [Role.ADMIN], "Administrator")
     db.session.commit()
     click.echo(f"database ready at {_safe_url()}; administrator {admin_name!r} created")
@@ -115,10 +133,18 @@ def user_group() -> None:
 
 @user_group.command("create")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice(Role.ALL), help="Repeat for several roles.")  # fmt: skip
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(Role.ALL),
+    help="Repeat for several roles.",
+)
 @click.option("--name", "display_name", default="", help="Display name.")
-@click.option("--password", envvar="EXAM_USER_PASSWORD", help="Or EXAM_USER_PASSWORD; prompted if absent.")
+@click.option(
+    "--password", envvar="EXAM_USER_PASSWORD", help="Or EXAM_USER_PASSWORD; prompted if absent."
+)
 @with_appcontext
 def user_create(username: str, roles: tuple[str, ...], display_name: str, password: str | None):
     """Create a staff user with one or more roles."""
@@ -166,8 +192,12 @@ def bank_group() -> None:
 @click.option("--occupation", help="Occupation code (required unless the file names it).")
 @click.option("--level", type=click.IntRange(1, 5), help="Level 1-5 (unless the file says).")
 @click.option("--knowledge-point", help="Knowledge point for items whose file gives none.")
-@click.option("--format", "fmt", type=click.Choice((*FORMATS, "csv")),
-              help="Default: from the file name and content.")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice((*FORMATS, "csv")),
+    help="Default: from the file name and content.",
+)
 @click.option("--keep-status", is_flag=True, help="Native JSON: keep review statuses.")
 @click.option("--as", "as_user", help="Record the import as this user.")
 @with_appcontext
@@ -175,16 +205,24 @@ def bank_import(file: Path, occupation, level, knowledge_point, fmt, keep_status
     """Import FILE (json, xlsx, csv, gift, moodle-xml, qti) all-or-nothing."""
     try:
         report = transfer.import_bank(
-            db.session, _actor(as_user), file.read_bytes(), file.name, fmt=fmt,
-            occupation=occupation, level=level, knowledge_point=knowledge_point,
+            db.session,
+            _actor(as_user),
+            file.read_bytes(),
+            file.name,
+            fmt=fmt,
+            occupation=occupation,
+            level=level,
+            knowledge_point=knowledge_point,
             keep_status=keep_status,
-        )  # fmt: skip
+        )
         db.session.commit()
     except DomainError as exc:
         _fail(exc)
     r = report.to_dict()
-    click.echo(f"imported {file.name} ({r['format']}) into {r['occupation']} level {r['level']}: "
-               f"{r['created']} created, {r['revised']} revised, {r['unchanged']} unchanged")  # fmt: skip
+    click.echo(
+        f"imported {file.name} ({r['format']}) into {r['occupation']} level {r['level']}: "
+        f"{r['created']} created, {r['revised']} revised, {r['unchanged']} unchanged"
+    )
 
 
 @bank_group.command("export")
@@ -203,13 +241,18 @@ def bank_export(occupation, level, fmt, out: Path, status, release_name):
         if release_name:
             from question_bank.models import BankRelease
 
-            rel = db.session.scalar(select(BankRelease).where(
-                BankRelease.occupation_id == occ.id, BankRelease.level == level,
-                BankRelease.name == release_name))  # fmt: skip
+            rel = db.session.scalar(
+                select(BankRelease).where(
+                    BankRelease.occupation_id == occ.id,
+                    BankRelease.level == level,
+                    BankRelease.name == release_name,
+                )
+            )
             if rel is None:
                 raise click.UsageError(f"no release {release_name!r}")
-        data, _media, _name = transfer.export_bank(db.session, occ, level, fmt, status=status,
-                                                   release=rel)  # fmt: skip
+        data, _media, _name = transfer.export_bank(
+            db.session, occ, level, fmt, status=status, release=rel
+        )
     except DomainError as exc:
         _fail(exc)
     out.write_bytes(data)
@@ -233,8 +276,10 @@ def bank_release(name, occupation, level, note, as_user):
     except DomainError as exc:
         _fail(exc)
     click.echo(f"release {rel.name}: {rel.item_count} items, hash {rel.content_hash}")
-    click.echo(f"against {diff['against'] or '(none)'}: {len(diff['added'])} added, "
-               f"{len(diff['changed'])} changed, {len(diff['removed'])} removed")  # fmt: skip
+    click.echo(
+        f"against {diff['against'] or '(none)'}: {len(diff['added'])} added, "
+        f"{len(diff['changed'])} changed, {len(diff['removed'])} removed"
+    )
 
 
 @main.command("demo")
@@ -290,7 +335,8 @@ def config_command() -> None:
         "redis": cfg.get("REDIS_URL") or "(none: embedded)",
         "instance_path": current_app.instance_path,
         "default_locale": cfg["BABEL_DEFAULT_LOCALE"],
-        "secret_key": "set from EXAM_SECRET_KEY" if os.environ.get("EXAM_SECRET_KEY")
+        "secret_key": "set from EXAM_SECRET_KEY"
+        if os.environ.get("EXAM_SECRET_KEY")
         else "generated in the instance folder",
-    }  # fmt: skip
+    }
     click.echo(json.dumps(shown, indent=2, ensure_ascii=False))

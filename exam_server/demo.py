@@ -40,8 +40,9 @@ def setup_demo() -> str:
     has_items = db.session.scalar(select(Item.id).limit(1)) is not None
     lines = []
     if not has_items:
-        rep = transfer.import_bank(db.session, editor, demo_bank_bytes(), DEMO_FILE,
-                                   reason="demo bank")  # fmt: skip
+        rep = transfer.import_bank(
+            db.session, editor, demo_bank_bytes(), DEMO_FILE, reason="demo bank"
+        )
         drafts = db.session.scalars(
             select(ItemVersion).where(ItemVersion.status == VersionStatus.DRAFT)
         ).all()
@@ -53,8 +54,10 @@ def setup_demo() -> str:
 
         occ = get_occupation(db.session, occ_code)
         rel = releases.create_release(db.session, editor, occ, level, "R1", note="demo release")
-        lines.append(f"demo bank: {len(rep.created)} items of {occ_code} level {level}, "
-                     f"approved by 'reviewer', release R1 ({rel.item_count} items)")  # fmt: skip
+        lines.append(
+            f"demo bank: {len(rep.created)} items of {occ_code} level {level}, "
+            f"approved by 'reviewer', release R1 ({rel.item_count} items)"
+        )
     else:
         n_rel = len(db.session.scalars(select(BankRelease.id)).all())
         lines.append(f"demo bank already loaded ({n_rel} releases)")

@@ -88,8 +88,18 @@ def event_hash(
     prev_hash: str,
 ) -> str:
     at_utc = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    fields = [str(seq), at_utc, "" if actor_id is None else str(actor_id), actor, action,
-              entity_type, entity_id, reason, data, prev_hash]  # fmt: skip
+    fields = [
+        str(seq),
+        at_utc,
+        "" if actor_id is None else str(actor_id),
+        actor,
+        action,
+        entity_type,
+        entity_id,
+        reason,
+        data,
+        prev_hash,
+    ]
     # Length-prefix each field so no two different events serialise to the same bytes.
     blob = "".join(f"{len(f)}:{f};" for f in fields)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -140,10 +150,17 @@ def record(
         prev_hash=head.hash,
     )
     event.hash = event_hash(
-        seq=event.seq, at=at, actor_id=actor.id, actor=actor.name, action=action,
-        entity_type=entity_type, entity_id=event.entity_id, reason=event.reason,
-        data=body, prev_hash=head.hash,
-    )  # fmt: skip
+        seq=event.seq,
+        at=at,
+        actor_id=actor.id,
+        actor=actor.name,
+        action=action,
+        entity_type=entity_type,
+        entity_id=event.entity_id,
+        reason=event.reason,
+        data=body,
+        prev_hash=head.hash,
+    )
     session.add(event)
     head.seq, head.hash = event.seq, event.hash
     session.flush()
@@ -175,22 +192,43 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
             last_id = ev.id
             if ev.seq != expected_seq:
                 kind = "removed" if ev.seq > expected_seq else "reordered or duplicated"
-                return ChainReport(False, count, prev, ev.seq,
-                                   f"event seq {ev.seq} found where seq {expected_seq} was expected: "
-                                   f"events {kind}")  # fmt: skip
+                return ChainReport(
+                    False,
+                    count,
+                    prev,
+                    ev.seq,
+                    f"event seq {ev.seq} found where seq {expected_seq} was expected: "
+                    f"events {kind}",
+                )
             if ev.prev_hash != prev:
-                return ChainReport(False, count, prev, ev.seq,
-                                   f"event seq {ev.seq} does not follow the event before it "
-                                   f"(previous event removed, changed or reordered)")  # fmt: skip
+                return ChainReport(
+                    False,
+                    count,
+                    prev,
+                    ev.seq,
+                    f"event seq {ev.seq} does not follow the event before it "
+                    f"(previous event removed, changed or reordered)",
+                )
             recomputed = event_hash(
-                seq=ev.seq, at=ev.at, actor_id=ev.actor_id, actor=ev.actor, action=ev.action,
-                entity_type=ev.entity_type, entity_id=ev.entity_id, reason=ev.reason,
-                data=ev.data, prev_hash=ev.prev_hash,
-            )  # fmt: skip
+                seq=ev.seq,
+                at=ev.at,
+                actor_id=ev.actor_id,
+                actor=ev.actor,
+                action=ev.action,
+                entity_type=ev.entity_type,
+                entity_id=ev.entity_id,
+                reason=ev.reason,
+                data=ev.data,
+                prev_hash=ev.prev_hash,
+            )
             if recomputed != ev.hash:
-                return ChainReport(False, count, prev, ev.seq,
-                                   f"event seq {ev.seq} ({ev.action}) was changed after it was "
-                                   f"written")  # fmt: skip
+                return ChainReport(
+                    False,
+                    count,
+                    prev,
+                    ev.seq,
+                    f"event seq {ev.seq} ({ev.action}) was changed after it was written",
+                )
             prev = ev.hash
             expected_seq += 1
             count += 1
@@ -198,7 +236,12 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
     head = session.get(AuditHead, 1)
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if head_seq != count or head_hash != prev:
-        return ChainReport(False, count, prev, count + 1 if head_seq > count else head_seq,
-                           f"the chain ends at seq {count} but the head records seq {head_seq}: "
-                           f"events at the end were removed or the head was altered")  # fmt: skip
+        return ChainReport(
+            False,
+            count,
+            prev,
+            count + 1 if head_seq > count else head_seq,
+            f"the chain ends at seq {count} but the head records seq {head_seq}: "
+            f"events at the end were removed or the head was altered",
+        )
     return ChainReport(True, count, prev)

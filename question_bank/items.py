@@ -60,9 +60,14 @@ def resolve_point(session: Session, item_or_occ: Item | Occupation, level: int, 
 
 
 def create_item(
-    session: Session, actor: Actor, occupation: Occupation, level: int, draft: ItemDraft,
-    *, note: str = "",
-) -> ItemVersion:  # fmt: skip
+    session: Session,
+    actor: Actor,
+    occupation: Occupation,
+    level: int,
+    draft: ItemDraft,
+    *,
+    note: str = "",
+) -> ItemVersion:
     """Create an item with its first (draft) version."""
     check_level(level)
     if session.scalar(select(Item.id).where(Item.code == draft.code)) is not None:
@@ -73,8 +78,15 @@ def create_item(
     version = new_version_row(item, draft.content, kp, actor.id, note)
     session.add(version)
     session.flush()
-    record(session, actor, "item.created", "item", item.code, reason=note,
-           data={"version": 1, "content_hash": version.content_hash})  # fmt: skip
+    record(
+        session,
+        actor,
+        "item.created",
+        "item",
+        item.code,
+        reason=note,
+        data={"version": 1, "content_hash": version.content_hash},
+    )
     return version
 
 
@@ -89,8 +101,15 @@ def revise_item(
     version = new_version_row(item, content, kp, actor.id, note)
     session.add(version)
     session.flush()
-    record(session, actor, "item.revised", "item", item.code, reason=note,
-           data={"version": version.number, "content_hash": version.content_hash})  # fmt: skip
+    record(
+        session,
+        actor,
+        "item.revised",
+        "item",
+        item.code,
+        reason=note,
+        data={"version": version.number, "content_hash": version.content_hash},
+    )
     return version
 
 
@@ -132,10 +151,15 @@ def version_to_dict(v: ItemVersion, *, with_reviews: bool = False) -> dict[str, 
     }
     if with_reviews:
         d["reviews"] = [
-            {"from": r.from_status, "to": r.to_status, "actor_id": r.actor_id,
-             "at": r.at.isoformat(), "comment": r.comment}
+            {
+                "from": r.from_status,
+                "to": r.to_status,
+                "actor_id": r.actor_id,
+                "at": r.at.isoformat(),
+                "comment": r.comment,
+            }
             for r in v.reviews
-        ]  # fmt: skip
+        ]
     return d
 
 

@@ -41,8 +41,14 @@ def ensure_occupation(
     occ = Occupation(code=code, name=name, name_en=name_en)
     session.add(occ)
     session.flush()
-    record(session, actor, "occupation.created", "occupation", occ.code,
-           data={"name": name, "name_en": name_en})  # fmt: skip
+    record(
+        session,
+        actor,
+        "occupation.created",
+        "occupation",
+        occ.code,
+        data={"name": name, "name_en": name_en},
+    )
     return occ
 
 
@@ -80,9 +86,10 @@ def save_tree(
     problems = tree_problems(nodes)
     if problems:
         raise ValidationFailed(
-            "knowledge table refused: " + "; ".join(problems), field="knowledge_points",
+            "knowledge table refused: " + "; ".join(problems),
+            field="knowledge_points",
             details=problems,
-        )  # fmt: skip
+        )
     existing = {
         kp.code: kp
         for kp in session.scalars(
@@ -102,10 +109,11 @@ def save_tree(
         ).all()
         if used:
             names = ", ".join(f"{code} ({n} item versions)" for code, n in used)
-            raise Conflict(f"cannot remove knowledge points that items use: {names}",
-                           field="knowledge_points")  # fmt: skip
+            raise Conflict(
+                f"cannot remove knowledge points that items use: {names}", field="knowledge_points"
+            )
     by_code: dict[str, KnowledgePoint] = {}
-    for node, parent_code, pos in _flatten(nodes):
+    for node, _parent, pos in _flatten(nodes):
         kp = existing.get(node.code)
         if kp is None:
             kp = KnowledgePoint(occupation_id=occupation.id, level=level, code=node.code)
@@ -126,9 +134,14 @@ def save_tree(
         session.delete(kp)
     session.flush()
     record(
-        session, actor, "knowledge.tree_saved", "occupation", occupation.code, reason=reason,
+        session,
+        actor,
+        "knowledge.tree_saved",
+        "occupation",
+        occupation.code,
+        reason=reason,
         data={"level": level, "points": len(by_code), "removed": sorted(kp.code for kp in removed)},
-    )  # fmt: skip
+    )
     return list(by_code.values())
 
 

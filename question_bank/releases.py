@@ -45,9 +45,14 @@ def latest_release(session: Session, occupation: Occupation, level: int) -> Bank
 
 
 def create_release(
-    session: Session, actor: Actor, occupation: Occupation, level: int, name: str,
-    *, note: str = "",
-) -> BankRelease:  # fmt: skip
+    session: Session,
+    actor: Actor,
+    occupation: Occupation,
+    level: int,
+    name: str,
+    *,
+    note: str = "",
+) -> BankRelease:
     """Snapshot every approved version of ``occupation``/``level`` as release ``name``."""
     check_level(level)
     name = name.strip()
@@ -61,8 +66,9 @@ def create_release(
         )
     )
     if clash is not None:
-        raise Conflict(f"release {name!r} already exists for {occupation.code} level {level}",
-                       field="name")  # fmt: skip
+        raise Conflict(
+            f"release {name!r} already exists for {occupation.code} level {level}", field="name"
+        )
     rows = session.execute(
         select(Item.code, Item.id, ItemVersion.id, ItemVersion.number, ItemVersion.content_hash)
         .join(Item, Item.id == ItemVersion.item_id)
@@ -94,18 +100,31 @@ def create_release(
     session.flush()
     session.execute(
         insert(ReleaseItem),
-        [{"release_id": release.id, "item_version_id": vid, "item_id": iid}
-         for _code, iid, vid, _num, _h in rows],
-    )  # fmt: skip
+        [
+            {"release_id": release.id, "item_version_id": vid, "item_id": iid}
+            for _code, iid, vid, _num, _h in rows
+        ],
+    )
     diff = diff_members(_members(session, previous.id) if previous else {}, members)
     record(
-        session, actor, "release.created", "release", release.id, reason=note,
-        data={"name": name, "occupation": occupation.code, "level": level,
-              "items": len(members), "content_hash": release.content_hash,
-              "previous": previous.name if previous else None,
-              "added": len(diff["added"]), "changed": len(diff["changed"]),
-              "removed": len(diff["removed"])},
-    )  # fmt: skip
+        session,
+        actor,
+        "release.created",
+        "release",
+        release.id,
+        reason=note,
+        data={
+            "name": name,
+            "occupation": occupation.code,
+            "level": level,
+            "items": len(members),
+            "content_hash": release.content_hash,
+            "previous": previous.name if previous else None,
+            "added": len(diff["added"]),
+            "changed": len(diff["changed"]),
+            "removed": len(diff["removed"]),
+        },
+    )
     return release
 
 
@@ -139,8 +158,9 @@ def release_diff(
     if against is not None and (
         against.occupation_id != release.occupation_id or against.level != release.level
     ):
-        raise ValidationFailed("releases of different occupations or levels cannot be compared",
-                               field="against")  # fmt: skip
+        raise ValidationFailed(
+            "releases of different occupations or levels cannot be compared", field="against"
+        )
     old = _members(session, against.id) if against else {}
     diff = diff_members(old, _members(session, release.id))
     return {"release": release.name, "against": against.name if against else None, **diff}

@@ -32,8 +32,11 @@ NEEDS_COMMENT = {"reject", "retire"}
 
 
 def _event(session: Session, actor: Actor, v: ItemVersion, to: str, comment: str) -> None:
-    session.add(ReviewEvent(version_id=v.id, from_status=v.status, to_status=to,
-                            actor_id=actor.id, comment=comment))  # fmt: skip
+    session.add(
+        ReviewEvent(
+            version_id=v.id, from_status=v.status, to_status=to, actor_id=actor.id, comment=comment
+        )
+    )
     v.status = to
 
 
@@ -75,8 +78,15 @@ def transition(
             _event(session, actor, old, S.RETIRED, f"superseded by version {version.number}")
     _event(session, actor, version, target, comment)
     session.flush()
-    record(session, actor, f"item.{action}", "item", version.item.code, reason=comment,
-           data={"version": version.number, "from": source, "to": target})  # fmt: skip
+    record(
+        session,
+        actor,
+        f"item.{action}",
+        "item",
+        version.item.code,
+        reason=comment,
+        data={"version": version.number, "from": source, "to": target},
+    )
     return version
 
 

@@ -14,9 +14,31 @@ from html.parser import HTMLParser
 import nh3
 
 ALLOWED_TAGS = {
-    "p", "br", "b", "strong", "i", "em", "u", "s", "sub", "sup", "span", "div",
-    "ul", "ol", "li", "table", "thead", "tbody", "tr", "td", "th", "code", "pre", "img",
-}  # fmt: skip
+    "p",
+    "br",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "s",
+    "sub",
+    "sup",
+    "span",
+    "div",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "td",
+    "th",
+    "code",
+    "pre",
+    "img",
+}
 ALLOWED_ATTRIBUTES = {
     "img": {"src", "alt", "width", "height"},
     "td": {"colspan", "rowspan"},
@@ -24,8 +46,25 @@ ALLOWED_ATTRIBUTES = {
 }
 # Images may only point at assets uploaded to this server (content-addressed by SHA-256).
 ASSET_SRC = re.compile(r"^/assets/[0-9a-f]{64}$")
-DANGEROUS_TAGS = {"script", "style", "iframe", "object", "embed", "frame", "frameset", "link",
-                  "meta", "base", "form", "input", "button", "textarea", "select", "svg", "math"}  # fmt: skip
+DANGEROUS_TAGS = {
+    "script",
+    "style",
+    "iframe",
+    "object",
+    "embed",
+    "frame",
+    "frameset",
+    "link",
+    "meta",
+    "base",
+    "form",
+    "input",
+    "button",
+    "textarea",
+    "select",
+    "svg",
+    "math",
+}
 
 
 class UnsafeHTML(ValueError):

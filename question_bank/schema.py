@@ -11,6 +11,8 @@ Conventions
 * True/false items have no options; the key is ``["T"]`` or ``["F"]``.
 * Fill-in items mark each blank in the stem as ``{{1}}``, ``{{2}}`` … in order, and list one
   :class:`Blank` per marker with its accepted answers and normalisation rules.
+* ``difficulty`` is the classical facility, the expected proportion of candidates answering
+  correctly (0–1): **higher means easier**. Item analysis keeps it updated from real responses.
 * Text fields are a small HTML subset, sanitised by :func:`question_bank.sanitize.clean_html`.
 """
 
@@ -214,7 +216,9 @@ class ItemContent(BaseModel):
                 raise ValueError("key: an option is listed twice")
             self.key = sorted(self.key)
             if t == ItemType.SINGLE_CHOICE and len(self.key) != 1:
-                raise ValueError(f"key: a single-choice item needs exactly 1 key, got {len(self.key)}")
+                raise ValueError(
+                    f"key: a single-choice item needs exactly 1 key, got {len(self.key)}"
+                )
             if t == ItemType.MULTIPLE_CHOICE and len(self.key) < 2:
                 raise ValueError(
                     f"key: a multiple-choice item needs at least 2 keys, got {len(self.key)}"
@@ -296,16 +300,21 @@ def weight_problems(nodes: list[KnowledgePointNode], parent: str = "(top level)"
     return problems
 
 
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.]*): (.*)$", re.S)
+
+
 def error_list(exc: ValidationError) -> list[dict[str, str]]:
-    """Flatten a pydantic error into ``[{"field": "options.2.text", "message": …}]``."""
+    """Flatten a pydantic error into ``[{"field": "content.options.2.text", "message": …}]``.
+
+    Whole-item rules report ``"key: …"``; that prefix is moved into the field path.
+    """
     out = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"]
-        msg = msg.removeprefix("Value error, ")
-        if ":" in msg.split(" ")[0] and not loc:
-            loc, _, msg = msg.partition(": ")
-        elif msg.split(":")[0] in {"options", "key", "blanks", "stem"} and not loc:
-            loc, _, msg = msg.partition(": ")
-        out.append({"field": loc or "item", "message": msg})
+        loc = [str(p) for p in err["loc"]]
+        msg = err["msg"].removeprefix("Value error, ")
+        m = _FIELD_PREFIX.match(msg)
+        if err["type"] == "value_error" and m:
+            loc.append(m.group(1))
+            msg = m.group(2)
+        out.append({"field": ".".join(loc) or "item", "message": msg})
     return out

@@ -9,6 +9,7 @@ when it is the same, so re-importing an edited spreadsheet revises exactly the c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,9 +98,12 @@ class ImportReport:
             "revised": len(self.revised),
             "unchanged": len(self.unchanged),
             "knowledge_points_saved": self.knowledge_points,
-            "items": {"created": self.created, "revised": self.revised,
-                      "unchanged": self.unchanged},
-        }  # fmt: skip
+            "items": {
+                "created": self.created,
+                "revised": self.revised,
+                "unchanged": self.unchanged,
+            },
+        }
 
 
 def import_bank(
@@ -135,11 +139,13 @@ def import_bank(
     if occ_code:
         occ = session.scalar(select(Occupation).where(Occupation.code == occ_code))
         if occ is None and not (parsed.occupation and parsed.occupation.get("name")):
-            problems.append(Problem(filename, f"occupation {occ_code} does not exist",
-                                    "occupation"))  # fmt: skip
+            problems.append(
+                Problem(filename, f"occupation {occ_code} does not exist", "occupation")
+            )
     if parsed.knowledge_points is not None:
-        problems.extend(Problem("knowledge_points", p, "weight")
-                        for p in tree_problems(parsed.knowledge_points))  # fmt: skip
+        problems.extend(
+            Problem("knowledge_points", p, "weight") for p in tree_problems(parsed.knowledge_points)
+        )
 
     # Knowledge points the items may use: the file's own table if it has one, else the bank's.
     if parsed.knowledge_points is not None:
@@ -153,17 +159,26 @@ def import_bank(
     seen: dict[str, str] = {}
     for draft, place in zip(parsed.drafts, parsed.places, strict=True):
         if draft.code in seen:
-            problems.append(Problem(place, f"item code {draft.code} is used twice (first at "
-                                           f"{seen[draft.code]})", "code"))  # fmt: skip
+            problems.append(
+                Problem(
+                    place,
+                    f"item code {draft.code} is used twice (first at {seen[draft.code]})",
+                    "code",
+                )
+            )
         else:
             seen[draft.code] = place
         kp = draft.content.knowledge_point
         if kp in inner:
-            problems.append(Problem(place, f"knowledge point {kp} is a module or unit; items "
-                                           f"attach to a leaf point", "knowledge_point"))  # fmt: skip
+            problems.append(
+                Problem(
+                    place,
+                    f"knowledge point {kp} is a module or unit; items attach to a leaf point",
+                    "knowledge_point",
+                )
+            )
         elif kp not in leaves and (occ is not None or parsed.knowledge_points is not None):
-            problems.append(Problem(place, f"unknown knowledge point code {kp}",
-                                    "knowledge_point"))  # fmt: skip
+            problems.append(Problem(place, f"unknown knowledge point code {kp}", "knowledge_point"))
 
     existing: dict[str, Item] = {}
     codes = [d.code for d in parsed.drafts]
@@ -174,11 +189,18 @@ def import_bank(
             existing[item.code] = item
     for draft, place in zip(parsed.drafts, parsed.places, strict=True):
         item = existing.get(draft.code)
-        if item is not None and occ is not None and (
-            item.occupation_id != occ.id or item.level != lvl
+        if (
+            item is not None
+            and occ is not None
+            and (item.occupation_id != occ.id or item.level != lvl)
         ):
-            problems.append(Problem(place, f"item code {draft.code} already belongs to another "
-                                           f"occupation or level", "code"))  # fmt: skip
+            problems.append(
+                Problem(
+                    place,
+                    f"item code {draft.code} already belongs to another occupation or level",
+                    "code",
+                )
+            )
     if not parsed.drafts and not problems and parsed.knowledge_points is None:
         problems.append(Problem(filename, "the file holds no items"))
     if problems:
@@ -187,13 +209,20 @@ def import_bank(
     assert occ_code is not None and lvl is not None
     if occ is None:
         info = parsed.occupation or {}
-        occ = ensure_occupation(session, actor, occ_code, info.get("name", ""),
-                                info.get("name_en", ""))  # fmt: skip
+        occ = ensure_occupation(
+            session, actor, occ_code, info.get("name", ""), info.get("name_en", "")
+        )
     report = ImportReport(format=fmt, occupation=occ.code, level=lvl)
     if parsed.knowledge_points is not None:
         report.knowledge_points = len(
-            save_tree(session, actor, occ, lvl, parsed.knowledge_points,
-                      reason=f"imported from {filename}")  # fmt: skip
+            save_tree(
+                session,
+                actor,
+                occ,
+                lvl,
+                parsed.knowledge_points,
+                reason=f"imported from {filename}",
+            )
         )
     points = leaf_points(session, occ.id, lvl)
     histories: dict[str, list[dict[str, Any]]] = parsed.extra.get("histories", {})
@@ -218,11 +247,22 @@ def import_bank(
             changes.append({"code": draft.code, "version": item.latest_version})
     session.flush()
     record(
-        session, actor, "bank.imported", "occupation", occ.code, reason=reason,
-        data={"file": filename, "format": fmt, "level": lvl, "created": len(report.created),
-              "revised": len(report.revised), "unchanged": len(report.unchanged),
-              "changes": changes},
-    )  # fmt: skip
+        session,
+        actor,
+        "bank.imported",
+        "occupation",
+        occ.code,
+        reason=reason,
+        data={
+            "file": filename,
+            "format": fmt,
+            "level": lvl,
+            "created": len(report.created),
+            "revised": len(report.revised),
+            "unchanged": len(report.unchanged),
+            "changes": changes,
+        },
+    )
     return report
 
 
@@ -268,10 +308,8 @@ def _add_version(
     v = new_version_row(item, content, points[content.knowledge_point], actor.id, note)
     created = ver.get("created_at")
     if created:
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             v.created_at = dt.datetime.fromisoformat(created)
-        except (TypeError, ValueError):
-            pass
     status = ver.get("status", VersionStatus.DRAFT)
     if keep_status and status != VersionStatus.DRAFT:
         v.status = status
@@ -280,10 +318,16 @@ def _add_version(
             + (f": {r.get('comment')}" if r.get("comment") else "")
             for r in ver.get("reviews", [])
         )
-        session.add(ReviewEvent(version=v, from_status=VersionStatus.DRAFT, to_status=status,
-                                actor_id=actor.id,
-                                comment=f"status {status} kept from {filename}"
-                                        + (f" (original history: {history})" if history else "")))  # fmt: skip
+        session.add(
+            ReviewEvent(
+                version=v,
+                from_status=VersionStatus.DRAFT,
+                to_status=status,
+                actor_id=actor.id,
+                comment=f"status {status} kept from {filename}"
+                + (f" (original history: {history})" if history else ""),
+            )
+        )
     session.add(v)
     return v
 
@@ -315,8 +359,7 @@ def export_drafts(
             q = q.where(ItemVersion.status == status)
         versions = list(session.scalars(q.options(selectinload(ItemVersion.item))))
     return [
-        ItemDraft(code=v.item.code, content=ItemContent.model_validate(v.content))
-        for v in versions
+        ItemDraft(code=v.item.code, content=ItemContent.model_validate(v.content)) for v in versions
     ]
 
 
@@ -335,22 +378,30 @@ def export_native(session: Session, occupation: Occupation, level: int) -> bytes
     for item in items:
         versions = []
         for v in item.versions:
-            versions.append({
-                "number": v.number,
-                "status": v.status,
-                "content": v.content,
-                "author": users.get(v.author_id, ""),
-                "created_at": v.created_at.isoformat(),
-                "change_note": v.change_note,
-                "reviews": [
-                    {"from": r.from_status, "to": r.to_status, "actor": users.get(r.actor_id, ""),
-                     "at": r.at.isoformat(), "comment": r.comment}
-                    for r in v.reviews
-                ],
-            })  # fmt: skip
+            versions.append(
+                {
+                    "number": v.number,
+                    "status": v.status,
+                    "content": v.content,
+                    "author": users.get(v.author_id, ""),
+                    "created_at": v.created_at.isoformat(),
+                    "change_note": v.change_note,
+                    "reviews": [
+                        {
+                            "from": r.from_status,
+                            "to": r.to_status,
+                            "actor": users.get(r.actor_id, ""),
+                            "at": r.at.isoformat(),
+                            "comment": r.comment,
+                        }
+                        for r in v.reviews
+                    ],
+                }
+            )
         out_items.append({"code": item.code, "versions": versions})
-    return dump_document(occupation.to_dict(), level, load_tree(session, occupation, level),
-                         out_items)  # fmt: skip
+    return dump_document(
+        occupation.to_dict(), level, load_tree(session, occupation, level), out_items
+    )
 
 
 def _usernames(session: Session) -> dict[int | None, str]:
@@ -382,14 +433,14 @@ def export_bank(
     from .formats import gift, moodle_xml, qti, xlsx
 
     if fmt not in FORMATS:
-        raise ValidationFailed(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}",
-                               field="format")  # fmt: skip
+        raise ValidationFailed(
+            f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", field="format"
+        )
     check_level(level)
     media, ext = EXPORT_MEDIA[fmt]
     stem = f"{occupation.code}-L{level}" + (f"-{release.name}" if release else "")
     if fmt == "json":
         return export_native(session, occupation, level), media, f"{stem}.{ext}"
     drafts = export_drafts(session, occupation, level, status=status, release=release)
-    dumpers = {"xlsx": xlsx.dump, "gift": gift.dump, "moodle-xml": moodle_xml.dump,
-               "qti": qti.dump}  # fmt: skip
+    dumpers = {"xlsx": xlsx.dump, "gift": gift.dump, "moodle-xml": moodle_xml.dump, "qti": qti.dump}
     return dumpers[fmt](drafts), media, f"{stem}.{ext}"

@@ -93,8 +93,11 @@ def create_occupation():
 def get_tree(code: str, level: int):
     occ = knowledge.get_occupation(db.session, code)
     knowledge.check_level(level)
-    return jsonify(occupation=occ.to_dict(), level=level,
-                   knowledge_points=knowledge.load_tree(db.session, occ, level))  # fmt: skip
+    return jsonify(
+        occupation=occ.to_dict(),
+        level=level,
+        knowledge_points=knowledge.load_tree(db.session, occ, level),
+    )
 
 
 @bp.put("/occupations/<code>/levels/<int:level>/knowledge-points")
@@ -103,8 +106,11 @@ def put_tree(code: str, level: int):
     occ = knowledge.get_occupation(db.session, code)
     body = parse_json(TreeIn)
     knowledge.save_tree(db.session, _actor(), occ, level, body.knowledge_points, reason=body.reason)
-    return jsonify(occupation=occ.to_dict(), level=level,
-                   knowledge_points=knowledge.load_tree(db.session, occ, level))  # fmt: skip
+    return jsonify(
+        occupation=occ.to_dict(),
+        level=level,
+        knowledge_points=knowledge.load_tree(db.session, occ, level),
+    )
 
 
 # -- items ------------------------------------------------------------------------------------
@@ -161,8 +167,7 @@ def _summary(v) -> dict[str, Any]:
 def list_items():
     f = item_filter_from_args()
     rows, total = item_svc.search_items(db.session, f)
-    return jsonify(items=[_summary(v) for v in rows], total=total, page=f.page,
-                   per_page=f.per_page)  # fmt: skip
+    return jsonify(items=[_summary(v) for v in rows], total=total, page=f.page, per_page=f.per_page)
 
 
 @bp.post("/items")
@@ -181,13 +186,25 @@ def get_item(code: str):
     item = item_svc.get_item(db.session, code)
     latest = item_svc.latest_version(db.session, item)
     return jsonify(
-        item={"code": item.code, "occupation": item.occupation.code, "level": item.level,
-              "latest_version": item.latest_version},
-        versions=[{"version": v.number, "status": v.status, "author_id": v.author_id,
-                   "created_at": v.created_at.isoformat(), "change_note": v.change_note,
-                   "content_hash": v.content_hash} for v in item.versions],
+        item={
+            "code": item.code,
+            "occupation": item.occupation.code,
+            "level": item.level,
+            "latest_version": item.latest_version,
+        },
+        versions=[
+            {
+                "version": v.number,
+                "status": v.status,
+                "author_id": v.author_id,
+                "created_at": v.created_at.isoformat(),
+                "change_note": v.change_note,
+                "content_hash": v.content_hash,
+            }
+            for v in item.versions
+        ],
         latest=item_svc.version_to_dict(latest, with_reviews=True),
-    )  # fmt: skip
+    )
 
 
 @bp.get("/items/<code>/versions/<int:number>")
@@ -214,8 +231,7 @@ def diff_item(code: str):
     a = query_int("from", max(1, item.latest_version - 1), lo=1, hi=item.latest_version)
     b = query_int("to", item.latest_version, lo=1, hi=item.latest_version)
     va, vb = item_svc.get_version(db.session, item, a), item_svc.get_version(db.session, item, b)
-    return jsonify(item=code, **{"from": a, "to": b},
-                   changes=item_svc.diff_versions(va, vb))  # fmt: skip
+    return jsonify(item=code, **{"from": a, "to": b}, changes=item_svc.diff_versions(va, vb))
 
 
 REVIEW_ROLES = {
@@ -232,8 +248,10 @@ REVIEW_ROLES = {
 def review_version(code: str, number: int):
     body = parse_json(ReviewIn)
     if body.action not in REVIEW_ROLES:
-        raise ValidationFailed(f"unknown review action {body.action!r}; one of "
-                               f"{', '.join(REVIEW_ROLES)}", field="action")  # fmt: skip
+        raise ValidationFailed(
+            f"unknown review action {body.action!r}; one of {', '.join(REVIEW_ROLES)}",
+            field="action",
+        )
     if not current_user.has_role(*REVIEW_ROLES[body.action]):
         raise Forbidden(f"{body.action} needs the role {REVIEW_ROLES[body.action][0]}")
     item = item_svc.get_item(db.session, code)
@@ -270,16 +288,16 @@ def create_release():
     body = parse_json(ReleaseIn)
     occ = knowledge.get_occupation(db.session, body.occupation)
     rel = releases.create_release(db.session, _actor(), occ, body.level, body.name, note=body.note)
-    return jsonify(release=releases.release_to_dict(rel),
-                   diff=releases.release_diff(db.session, rel)), 201  # fmt: skip
+    return jsonify(
+        release=releases.release_to_dict(rel), diff=releases.release_diff(db.session, rel)
+    ), 201
 
 
 @bp.get("/releases/<int:release_id>")
 @roles_required(*BANK_READERS)
 def get_release(release_id: int):
     rel = releases.get_release(db.session, release_id)
-    return jsonify(release=releases.release_to_dict(rel),
-                   knowledge_points=rel.knowledge_points)  # fmt: skip
+    return jsonify(release=releases.release_to_dict(rel), knowledge_points=rel.knowledge_points)
 
 
 @bp.get("/releases/<int:release_id>/diff")
@@ -315,11 +333,17 @@ def import_bank():
     if keep_status and not current_user.has_role(Role.ADMIN):
         raise Forbidden("only an administrator can import review statuses (keep_status)")
     report = transfer.import_bank(
-        db.session, _actor(), upload.read(), upload.filename,
-        fmt=form.get("format") or None, occupation=form.get("occupation") or None,
-        level=int(level) if level else None, knowledge_point=form.get("knowledge_point") or None,
-        keep_status=keep_status, reason=form.get("reason", ""),
-    )  # fmt: skip
+        db.session,
+        _actor(),
+        upload.read(),
+        upload.filename,
+        fmt=form.get("format") or None,
+        occupation=form.get("occupation") or None,
+        level=int(level) if level else None,
+        knowledge_point=form.get("knowledge_point") or None,
+        keep_status=keep_status,
+        reason=form.get("reason", ""),
+    )
     return jsonify(report=report.to_dict()), 201
 
 
@@ -332,11 +356,16 @@ def export_bank():
     if rid := query_int("release", 0, lo=0, hi=2**31):
         release = releases.get_release(db.session, rid)
     data, media, name = transfer.export_bank(
-        db.session, occ, level, request.args.get("format", "json"),
-        status=request.args.get("status") or None, release=release,
-    )  # fmt: skip
-    return Response(data, mimetype=media,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+        db.session,
+        occ,
+        level,
+        request.args.get("format", "json"),
+        status=request.args.get("status") or None,
+        release=release,
+    )
+    return Response(
+        data, mimetype=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @bp.get("/bank/template.xlsx")
@@ -344,8 +373,11 @@ def export_bank():
 def xlsx_template():
     from question_bank.formats import xlsx
 
-    return Response(xlsx.template(), mimetype=transfer.EXPORT_MEDIA["xlsx"][0],
-                    headers={"Content-Disposition": 'attachment; filename="item-template.xlsx"'})  # fmt: skip
+    return Response(
+        xlsx.template(),
+        mimetype=transfer.EXPORT_MEDIA["xlsx"][0],
+        headers={"Content-Disposition": 'attachment; filename="item-template.xlsx"'},
+    )
 
 
 @bp.post("/assets")
@@ -362,10 +394,23 @@ def upload_asset():
         raise ValidationFailed("an image may be at most 5 MB", field="file")
     digest = hashlib.sha256(data).hexdigest()
     if db.session.get(Asset, digest) is None:
-        db.session.add(Asset(sha256=digest, media_type=media, data=data, size=len(data),
-                             uploaded_by_id=current_user.id))  # fmt: skip
-        record(db.session, _actor(), "asset.uploaded", "asset", digest,
-               data={"media_type": media, "size": len(data)})  # fmt: skip
+        db.session.add(
+            Asset(
+                sha256=digest,
+                media_type=media,
+                data=data,
+                size=len(data),
+                uploaded_by_id=current_user.id,
+            )
+        )
+        record(
+            db.session,
+            _actor(),
+            "asset.uploaded",
+            "asset",
+            digest,
+            data={"media_type": media, "size": len(data)},
+        )
     return jsonify(sha256=digest, src=f"/assets/{digest}"), 201
 
 
@@ -387,8 +432,13 @@ def audit_events():
 @roles_required(Role.SUPERVISOR)
 def audit_verify():
     rep = verify_chain(db.session)
-    return jsonify(ok=rep.ok, events=rep.events, head_hash=rep.head_hash,
-                   first_bad_seq=rep.first_bad_seq, problem=rep.problem)  # fmt: skip
+    return jsonify(
+        ok=rep.ok,
+        events=rep.events,
+        head_hash=rep.head_hash,
+        first_bad_seq=rep.first_bad_seq,
+        problem=rep.problem,
+    )
 
 
 assets_bp = Blueprint("assets", __name__)
@@ -400,5 +450,8 @@ def get_asset(sha256: str):
     asset = db.session.get(Asset, sha256)
     if asset is None:
         raise NotFound("no such asset")
-    return Response(asset.data, mimetype=asset.media_type,
-                    headers={"Cache-Control": "private, max-age=31536000, immutable"})  # fmt: skip
+    return Response(
+        asset.data,
+        mimetype=asset.media_type,
+        headers={"Cache-Control": "private, max-age=31536000, immutable"},
+    )

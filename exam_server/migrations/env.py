@@ -19,8 +19,9 @@ def _engine():
 
 def run_migrations_offline() -> None:
     url = _engine().url.render_as_string(hide_password=False)
-    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True,
-                      render_as_batch=True)  # fmt: skip
+    context.configure(
+        url=url, target_metadata=Base.metadata, literal_binds=True, render_as_batch=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -43,7 +43,7 @@ def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = No
         out.problems.append(Problem(f"line {exc.lineno}", f"not valid JSON: {exc.msg}"))
         return out
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        out.problems.append(Problem(source, f"not an {FORMAT_NAME} file (missing \"format\")"))
+        out.problems.append(Problem(source, f'not an {FORMAT_NAME} file (missing "format")'))
         return out
     if doc.get("format_version") != FORMAT_VERSION:
         out.problems.append(Problem(source, f"format_version {doc.get('format_version')!r} "
@@ -79,7 +79,7 @@ def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = No
     for i, raw in enumerate(items, 1):
         place = f"item {i}"
         if not isinstance(raw, dict) or not isinstance(raw.get("code"), str):
-            out.problems.append(Problem(place, "an item needs a \"code\"", "code"))
+            out.problems.append(Problem(place, 'an item needs a "code"', "code"))
             continue
         code = raw["code"]
         place = f"item {i} ({code})"
