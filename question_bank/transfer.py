@@ -10,6 +10,7 @@ when it is the same, so re-importing an edited spreadsheet revises exactly the c
 from __future__ import annotations
 
 import contextlib
+import importlib
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,25 +59,25 @@ def detect_format(filename: str, data: bytes) -> str:
     )
 
 
-def parse_file(data: bytes, filename: str, fmt: str | None, default_kp: str | None) -> ParsedFile:
-    from . import formats
-    from .formats import gift, moodle_xml, native_json, qti, xlsx
+PARSERS = {
+    "json": ("native_json", "parse"),
+    "xlsx": ("xlsx", "parse"),
+    "csv": ("xlsx", "parse_csv"),
+    "gift": ("gift", "parse"),
+    "moodle-xml": ("moodle_xml", "parse"),
+    "qti": ("qti", "parse"),
+}
 
+
+def parse_file(data: bytes, filename: str, fmt: str | None, default_kp: str | None) -> ParsedFile:
     fmt = fmt or detect_format(filename, data)
-    parsers = {
-        "json": native_json.parse,
-        "xlsx": xlsx.parse,
-        "csv": xlsx.parse_csv,
-        "gift": gift.parse,
-        "moodle-xml": moodle_xml.parse,
-        "qti": qti.parse,
-    }
-    if fmt not in parsers:
+    if fmt not in PARSERS:
         raise ValidationFailed(
-            f"unknown format {fmt!r}; one of {', '.join((*formats.FORMATS, 'csv'))}",
-            field="format",
+            f"unknown format {fmt!r}; one of {', '.join(PARSERS)}", field="format"
         )
-    return parsers[fmt](data, source=filename, knowledge_point=default_kp)
+    module, func = PARSERS[fmt]
+    parser = getattr(importlib.import_module(f"question_bank.formats.{module}"), func)
+    return parser(data, source=filename, knowledge_point=default_kp)
 
 
 @dataclass
@@ -304,7 +305,7 @@ def _add_version(
     filename: str,
 ) -> ItemVersion:
     content: ItemContent = ver["content"]
-    note = ver.get("change_note") or f"imported from {filename}"
+    note = ver["change_note"] if "change_note" in ver else f"imported from {filename}"
     v = new_version_row(item, content, points[content.knowledge_point], actor.id, note)
     created = ver.get("created_at")
     if created:
@@ -430,8 +431,6 @@ def export_bank(
     release: BankRelease | None = None,
 ) -> tuple[bytes, str, str]:
     """Export in ``fmt``; returns (bytes, media type, suggested file name)."""
-    from .formats import gift, moodle_xml, qti, xlsx
-
     if fmt not in FORMATS:
         raise ValidationFailed(
             f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", field="format"
@@ -442,5 +441,5 @@ def export_bank(
     if fmt == "json":
         return export_native(session, occupation, level), media, f"{stem}.{ext}"
     drafts = export_drafts(session, occupation, level, status=status, release=release)
-    dumpers = {"xlsx": xlsx.dump, "gift": gift.dump, "moodle-xml": moodle_xml.dump, "qti": qti.dump}
-    return dumpers[fmt](drafts), media, f"{stem}.{ext}"
+    module = importlib.import_module(f"question_bank.formats.{fmt.replace('-', '_')}")
+    return module.dump(drafts), media, f"{stem}.{ext}"

@@ -1,0 +1,252 @@
+"""Bank import/export through the database: all-or-nothing, revisions, native round trip, CLI."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from exam_server.cli import bank_export, bank_import, bank_release, demo_command
+from exam_server.demo import demo_bank_bytes
+from question_bank.audit import Actor, verify_chain
+from question_bank.errors import ImportRejected
+from question_bank.models import BankRelease, Item, ItemVersion
+from question_bank.transfer import import_bank
+from tests.question_bank.helpers import OCC, TREE, add_item, approve, choice, setup_bank
+
+ED = Actor(None, "test-editor")
+
+
+def _doc(items, **over):
+    doc = {
+        "format": "exam-server-bank",
+        "format_version": 1,
+        "occupation": {"code": OCC, "name": "电工", "name_en": "Electrician"},
+        "level": 4,
+        "knowledge_points": TREE,
+        "items": items,
+    }
+    doc.update(over)
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+def _count(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def test_import_with_one_bad_row_writes_nothing_and_lists_every_problem(app, session):
+    items = [
+        {"code": "G-1", "content": choice()},
+        {"code": "B-1", "content": choice(key=["Z"])},
+        {"code": "B-2", "content": choice(stem="<p onclick='x()'>hi</p>")},
+        {"code": "G-1", "content": choice(difficulty=0.3)},
+        {"code": "B-3", "content": choice(knowledge_point="NOPE")},
+        {"code": "B-4", "content": choice(type="multiple_choice", key=["A"])},
+        {"code": "B-5", "content": choice(stem="")},
+    ]
+    try:
+        import_bank(session, ED, _doc(items), "bank.json")
+        raise AssertionError("import should have been rejected")
+    except ImportRejected as exc:
+        problems = exc.problems
+    session.rollback()
+    by_place = {p["place"]: p for p in problems}
+    assert by_place["item 2 (B-1)"]["field"] == "key"
+    assert "event handler" in by_place["item 3 (B-2)"]["message"]
+    assert "used twice (first at item 1 (G-1))" in by_place["item 4 (G-1)"]["message"]
+    assert by_place["item 5 (B-3)"]["message"] == "unknown knowledge point code NOPE"
+    assert "at least 2 keys" in by_place["item 6 (B-4)"]["message"]
+    assert by_place["item 7 (B-5)"]["message"] == "stem is empty"
+    assert len(problems) == 6
+    assert _count(session, Item) == 0
+    assert _count(session, BankRelease) == 0
+
+
+def test_import_refuses_bad_weights(app, session):
+    tree = [{**TREE[0], "weight": 50}, TREE[1]]
+    try:
+        import_bank(
+            session,
+            ED,
+            _doc([{"code": "G-1", "content": choice()}], knowledge_points=tree),
+            "bank.json",
+        )
+        raise AssertionError("import should have been rejected")
+    except ImportRejected as exc:
+        assert "add up to 110, not 100" in exc.problems[0]["message"]
+    session.rollback()
+    assert _count(session, Item) == 0
+
+
+def test_reimport_revises_changed_items_only(app, session):
+    import_bank(
+        session,
+        ED,
+        _doc(
+            [
+                {"code": "G-1", "content": choice()},
+                {"code": "G-2", "content": choice(difficulty=0.2)},
+            ]
+        ),
+        "a.json",
+    )
+    session.commit()
+    rep = import_bank(
+        session,
+        ED,
+        _doc(
+            [
+                {"code": "G-1", "content": choice()},
+                {"code": "G-2", "content": choice(difficulty=0.25)},
+                {"code": "G-3", "content": choice()},
+            ]
+        ),
+        "b.json",
+    )
+    session.commit()
+    assert (rep.created, rep.revised, rep.unchanged) == (["G-3"], ["G-2"], ["G-1"])
+    g2 = session.scalar(select(Item).where(Item.code == "G-2"))
+    assert g2.latest_version == 2
+    assert verify_chain(session).ok
+
+
+def test_native_json_round_trip_keeps_versions_statuses_and_tree(app, session, api_as, tmp_path):
+    ed, rev = api_as("editor"), api_as("reviewer")
+    setup_bank(ed)
+    add_item(ed, "Q1")
+    approve(ed, rev, "Q1")
+    ed.post("/api/items/Q1/versions", json={"content": choice(difficulty=0.4), "note": "v2"})
+    add_item(
+        ed,
+        "Q2",
+        type="fill_blank",
+        options=[],
+        key=[],
+        stem="<p>我国工频为 {{1}} Hz，{{2}} 相制。</p>",
+        blanks=[
+            {"accepted": ["50"], "normalize": ["trim", "width"]},
+            {"accepted": ["三", "3"], "normalize": ["trim"]},
+        ],
+    )
+    resp = ed.get(f"/api/bank/export?occupation={OCC}&level=4&format=json")
+    assert resp.status_code == 200
+    exported = resp.data
+    doc = json.loads(exported)
+    q1 = next(i for i in doc["items"] if i["code"] == "Q1")
+    assert [v["status"] for v in q1["versions"]] == ["approved", "draft"]
+    assert [r["to"] for r in q1["versions"][0]["reviews"]] == ["in_review", "approved"]
+
+    # Import into an empty second database (a new app on a fresh file) and export again.
+    from exam_server import create_app
+    from exam_server.cli import upgrade_database
+    from exam_server.extensions import db
+
+    other = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "INSTANCE_PATH": str(tmp_path / "o"),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.sqlite'}",
+        }
+    )
+    with other.app_context():
+        upgrade_database()
+        rep = import_bank(db.session, ED, exported, "backup.json", keep_status=True)
+        db.session.commit()
+        assert sorted(rep.created) == ["Q1", "Q2"]
+        from question_bank.knowledge import get_occupation
+        from question_bank.transfer import export_native
+
+        again = json.loads(export_native(db.session, get_occupation(db.session, OCC), 4))
+        db.engine.dispose()
+    assert again["knowledge_points"] == doc["knowledge_points"]
+    for a, b in zip(again["items"], doc["items"], strict=True):
+        assert a["code"] == b["code"]
+        assert [
+            (v["number"], v["status"], v["content"], v["change_note"], v["created_at"])
+            for v in a["versions"]
+        ] == [
+            (v["number"], v["status"], v["content"], v["change_note"], v["created_at"])
+            for v in b["versions"]
+        ]
+
+
+def test_keep_status_needs_admin(app, api_as):
+    ed = api_as("editor")
+    data = {"file": (_doc_bytes(), "bank.json"), "keep_status": "1"}
+    resp = ed.post("/api/bank/import", data=data, content_type="multipart/form-data")
+    assert resp.status_code == 403
+
+
+def _doc_bytes():
+    import io
+
+    return io.BytesIO(_doc([{"code": "G-1", "content": choice()}]))
+
+
+def test_import_api_reports_problems_as_422(app, api_as, session):
+    ed = api_as("editor")
+    import io
+
+    bad = io.BytesIO(_doc([{"code": "G-1", "content": choice(key=["Q"])}]))
+    resp = ed.post(
+        "/api/bank/import", data={"file": (bad, "bank.json")}, content_type="multipart/form-data"
+    )
+    body = resp.get_json()
+    assert resp.status_code == 422 and body["error"] == "import_rejected"
+    assert body["details"][0]["place"] == "item 1 (G-1)"
+    assert "nothing was written" in body["message"]
+    resp = ed.post(
+        "/api/bank/import",
+        data={"file": (io.BytesIO(b"{not json"), "x.json")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 422 and "not valid JSON" in resp.get_json()["details"][0]["message"]
+    resp = ed.post("/api/bank/import", data={}, content_type="multipart/form-data")
+    assert resp.status_code == 422 and resp.get_json()["field"] == "file"
+    ok = ed.post(
+        "/api/bank/import",
+        data={"file": (_doc_bytes(), "bank.json")},
+        content_type="multipart/form-data",
+    )
+    assert ok.status_code == 201 and ok.get_json()["report"]["created"] == 1
+    assert _count(session, ItemVersion) == 1
+
+
+def test_cli_import_release_export(app, session, tmp_path):
+    runner = app.test_cli_runner()
+    src = tmp_path / "demo.json"
+    src.write_bytes(demo_bank_bytes())
+    result = runner.invoke(bank_import, [str(src)])
+    assert result.exit_code == 0, result.output
+    assert "73 created" in result.output
+    # Nothing approved yet: the release is refused with a clear message and exit code 2.
+    result = runner.invoke(bank_release, ["R1", "--occupation", "6-31-01-03", "--level", "4"])
+    assert result.exit_code == 2 and "no approved item versions" in result.output
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(_doc([{"code": "X", "content": choice(key=["Q"])}]))
+    result = runner.invoke(bank_import, [str(bad)])
+    assert result.exit_code == 2
+    assert "item 1 (X) [key]" in result.output
+    out = tmp_path / "out.json"
+    result = runner.invoke(
+        bank_export, ["--occupation", "6-31-01-03", "--level", "4", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(out.read_bytes())["items"]) == 73
+
+
+def test_demo_setup_is_complete_and_idempotent(app, session):
+    runner = app.test_cli_runner()
+    result = runner.invoke(demo_command, ["--setup-only"])
+    assert result.exit_code == 0, result.output
+    assert "release R1 (73 items)" in result.output
+    rel = session.scalar(select(BankRelease))
+    assert rel.item_count == 73
+    approved = session.scalar(
+        select(func.count()).select_from(ItemVersion).where(ItemVersion.status == "approved")
+    )
+    assert approved == 73
+    result = runner.invoke(demo_command, ["--setup-only"])
+    assert result.exit_code == 0 and "already loaded" in result.output
+    assert verify_chain(session).ok
