@@ -23,13 +23,18 @@ def _tags_column(tags: list[str]) -> str:
 def new_version_row(
     item: Item, content: ItemContent, kp: KnowledgePoint, author_id: int | None, note: str = ""
 ) -> ItemVersion:
-    """Build (not add) the next version of ``item`` holding ``content``."""
+    """Build (not add) the next version of ``item`` holding ``content``; the version before it
+    stops being the latest."""
+    if item.latest_version:
+        for older in item.versions:
+            older.is_latest = False
     item.latest_version = (item.latest_version or 0) + 1
     doc = content.canonical()
     return ItemVersion(
         item=item,
         number=item.latest_version,
         status=VersionStatus.DRAFT,
+        is_latest=True,
         type=content.type.value,
         knowledge_point_id=kp.id,
         difficulty=content.difficulty,
@@ -236,7 +241,7 @@ def search_items(session: Session, f: ItemFilter) -> tuple[list[ItemVersion], in
         raise ValidationFailed(f"unknown item type {f.type!r}", field="type")
     if f.status is not None and f.status not in VersionStatus.ALL:
         raise ValidationFailed(f"unknown status {f.status!r}", field="status")
-    conds = [ItemVersion.number == Item.latest_version]
+    conds = [ItemVersion.is_latest.is_(True)]
     if f.occupation:
         occ_id = session.scalar(select(Occupation.id).where(Occupation.code == f.occupation))
         conds.append(Item.occupation_id == (occ_id or -1))
@@ -267,7 +272,7 @@ def search_items(session: Session, f: ItemFilter) -> tuple[list[ItemVersion], in
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.scalars(
         base.options(joinedload(ItemVersion.item))
-        .order_by(Item.id.desc())
+        .order_by(ItemVersion.item_id.desc())
         .limit(f.per_page)
         .offset((f.page - 1) * f.per_page)
     ).all()

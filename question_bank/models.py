@@ -101,13 +101,17 @@ class ItemVersion(Base):
             "status IN ('draft', 'in_review', 'approved', 'retired')", name="status_known"
         ),
         CheckConstraint("difficulty >= 0 AND difficulty <= 1", name="difficulty_range"),
-        Index("ix_item_versions_filter", "status", "type", "knowledge_point_id"),
+        Index("ix_item_versions_latest", "is_latest", "item_id"),
+        Index("ix_item_versions_filter", "is_latest", "status", "type"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default=VersionStatus.DRAFT)
+    # True on exactly one version per item, the newest: the bank's lists and filters read only
+    # these rows (kept by the service that adds versions).
+    is_latest: Mapped[bool] = mapped_column(default=True)
     type: Mapped[str] = mapped_column(String(20))
     knowledge_point_id: Mapped[int] = mapped_column(ForeignKey("knowledge_points.id"))
     difficulty: Mapped[float]

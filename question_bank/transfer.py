@@ -10,8 +10,8 @@ when it is the same, so re-importing an edited spreadsheet revises exactly the c
 from __future__ import annotations
 
 import contextlib
-import importlib
 import datetime as dt
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,7 +305,7 @@ def _add_version(
     filename: str,
 ) -> ItemVersion:
     content: ItemContent = ver["content"]
-    note = ver["change_note"] if "change_note" in ver else f"imported from {filename}"
+    note = ver.get("change_note", f"imported from {filename}")
     v = new_version_row(item, content, points[content.knowledge_point], actor.id, note)
     created = ver.get("created_at")
     if created:
@@ -352,7 +352,7 @@ def export_drafts(
             .where(
                 Item.occupation_id == occupation.id,
                 Item.level == level,
-                ItemVersion.number == Item.latest_version,
+                ItemVersion.is_latest.is_(True),
             )
             .order_by(Item.code)
         )

@@ -196,6 +196,7 @@ def upgrade():
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("is_latest", sa.Boolean(), nullable=False),
         sa.Column("type", sa.String(length=20), nullable=False),
         sa.Column("knowledge_point_id", sa.Integer(), nullable=False),
         sa.Column("difficulty", sa.Double(), nullable=False),
@@ -234,8 +235,9 @@ def upgrade():
     )
     with op.batch_alter_table("item_versions", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_item_versions_filter", ["status", "type", "knowledge_point_id"], unique=False
+            "ix_item_versions_filter", ["is_latest", "status", "type"], unique=False
         )
+        batch_op.create_index("ix_item_versions_latest", ["is_latest", "item_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_item_versions_item_id"), ["item_id"], unique=False)
 
     op.create_table(
@@ -323,6 +325,7 @@ def downgrade():
     with op.batch_alter_table("item_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_item_versions_item_id"))
         batch_op.drop_index("ix_item_versions_filter")
+        batch_op.drop_index("ix_item_versions_latest")
 
     op.drop_table("item_versions")
     with op.batch_alter_table("knowledge_points", schema=None) as batch_op:
