@@ -36,6 +36,7 @@ class Config:
     LOGIN_RATE_PER_MINUTE = 10
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_SUPPORTED_LOCALES = ("zh_CN", "en")
+    BABEL_TRANSLATION_DIRECTORIES = str(Path(__file__).resolve().parent / "translations")
     WTF_CSRF_CHECK_DEFAULT = False  # checked in before_request for cookie-authenticated writes
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True

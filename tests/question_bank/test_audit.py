@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from question_bank.audit import Actor, AuditEvent, record, verify_chain
-
 from exam_server.cli import audit_verify
+from question_bank.audit import Actor, AuditEvent, record, verify_chain
 
 
 def _fill(session, n: int = 5) -> None:
@@ -55,7 +56,7 @@ def test_chain_verifies_and_links(app, session):
     assert rep.ok and rep.events == 5
     events = session.query(AuditEvent).order_by(AuditEvent.seq).all()
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
     assert rep.head_hash == events[-1].hash
 

@@ -1,0 +1,410 @@
+"""Moodle XML question files (``<quiz><question type="…">``).
+
+Read with defusedxml (no DTD entities, no external references). Supported question types:
+
+* ``truefalse``: the answer ``true`` or ``false`` with fraction 100 is the key;
+* ``multichoice``: ``<single>true</single>`` is a single-choice item (key: the answers with
+  fraction 100), ``false`` a multiple-choice item (key: every answer with a positive fraction);
+  without ``<single>`` the number of positive answers decides;
+* ``shortanswer``: a one-blank fill-in item; the first run of three or more underscores in the
+  stem becomes ``{{1}}`` (else ``{{1}}`` is appended); ``<usecase>0</usecase>`` adds the ``case``
+  rule; answers with fraction 100 are accepted;
+* ``cloze`` (multianswer): each ``{n:SHORTANSWER:=a~=b}`` (``SA``, ``MW``; ``SHORTANSWER_C``,
+  ``SAC``, ``MWC`` for case-sensitive) is one blank, numbered in order; the weight ``n`` is
+  ignored; ``%100%`` or ``=`` answers are accepted, partial-credit answers dropped;
+* ``category``: sets the category path for the questions after it.
+
+Other types (essay, matching, numerical, description, cloze MULTICHOICE/NUMERICAL parts) are
+problems. Text with ``format="plain_text"`` is HTML-escaped; other formats are read as HTML.
+Problems name the question: ``question 3 (name)``, counting questions but not categories.
+
+Item code: ``<idnumber>``, else ``<name>`` when it is a valid item code, else
+``<PREFIX>-<question number, 4 digits>`` (:func:`question_bank.formats.gift.generated_code`).
+Export writes the code into both.
+
+Points: ``<defaultgrade>`` (default 1; Moodle's ``1.0000000`` reads as 1). Explanation:
+``<generalfeedback>``. Tags: ``<tags>``. Knowledge point, difficulty and fill-in rules follow the
+reserved-tag convention of :mod:`question_bank.formats.gift` (``kp:CODE`` tag or a ``kp:CODE``
+category segment, ``difficulty:0.35``, ``normalize:…``); export writes both the ``kp:`` tag and
+a ``$course$/top/kp:CODE`` category. The ``case`` rule is also written natively
+(``SHORTANSWER`` vs ``SHORTANSWER_C``), and the ``normalize:`` tag only when a blank's rules are
+neither ``trim,width`` nor ``trim,width,case``.
+
+Every fill-in item is exported as ``cloze``, even with one blank. Moodle recomputes a cloze
+question's mark from its parts, so an exported fill-in item shows each blank worth 1 in Moodle,
+though ``<defaultgrade>`` keeps the points for re-import here. Lost on export: translations.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from ..schema import BLANK_MARK, ITEM_CODE, ItemDraft, ItemType
+from . import ParsedFile, Problem
+from .gift import (
+    DEFAULT_RULES,
+    apply_meta,
+    check_and_add,
+    decimal_points,
+    generated_code,
+    meta_tags,
+    split_tags,
+)
+
+_CLOZE_TYPES = (
+    "SHORTANSWER_C|SHORTANSWER|SAC|SA|MWC|MW|NUMERICAL|NM|MULTICHOICE_VS|MULTICHOICE_HS|"
+    "MULTICHOICE_V|MULTICHOICE_H|MULTICHOICE_S|MULTICHOICE|MCVS|MCHS|MCV|MCH|MCS|MC|"
+    "MULTIRESPONSE_HS|MULTIRESPONSE_H|MULTIRESPONSE_S|MULTIRESPONSE|MRHS|MRH|MRS|MR"
+)
+_CLOZE = re.compile(r"\{(\d*):(" + _CLOZE_TYPES + r"):((?:\\.|[^\\}])*)\}", re.S)
+_CLOZE_CASE = {"SHORTANSWER": False, "SA": False, "MW": False,
+               "SHORTANSWER_C": True, "SAC": True, "MWC": True}  # fmt: skip
+_CLOZE_ESCAPE = set('\\}#~/"')
+_WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _text(el: Element | None, path: str = "text") -> str:
+    if el is None:
+        return ""
+    return (el.findtext(path) or "").strip()
+
+
+def _rich(el: Element | None) -> str:
+    """The HTML of a ``<…format="…"><text>`` element."""
+    if el is None:
+        return ""
+    text = _text(el)
+    return html.escape(text, quote=False) if el.get("format") == "plain_text" else text
+
+
+def _fraction(el: Element) -> float | None:
+    try:
+        return float(el.get("fraction", "0"))
+    except ValueError:
+        return None
+
+
+def _split_unescaped(text: str, sep: str) -> list[str]:
+    parts, cur, i = [], [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            cur.append(text[i : i + 2])
+            i += 2
+            continue
+        if text[i] == sep:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(text[i])
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def _unbackslash(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text, flags=re.S)
+
+
+class _Problem(Exception):
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _cloze(stem: str) -> tuple[str, list[dict[str, Any]]]:
+    blanks: list[dict[str, Any]] = []
+
+    def blank(m: re.Match[str]) -> str:
+        kind = m.group(2)
+        if kind not in _CLOZE_CASE:
+            raise _Problem(
+                f"cloze part {m.group(0)[:40]!r} is {kind}; only SHORTANSWER parts are supported",
+                "type",
+            )
+        accepted = []
+        for part in _split_unescaped(m.group(3), "~"):
+            part = part.strip()
+            if part.startswith("="):
+                part = part[1:]
+            elif w := _WEIGHT.match(part):
+                if float(w.group(1)) != 100:
+                    continue
+                part = part[w.end() :]
+            else:
+                continue
+            text = _unbackslash(html.unescape(_split_unescaped(part, "#")[0])).strip()
+            if text:
+                accepted.append(text)
+        n = len(blanks) + 1
+        if not accepted:
+            raise _Problem(f"blank {n} has no fully correct answer", f"blanks.{n - 1}.accepted")
+        rules = list(DEFAULT_RULES) if _CLOZE_CASE[kind] else [*DEFAULT_RULES, "case"]
+        blanks.append({"accepted": accepted, "normalize": rules})
+        return f"{{{{{n}}}}}"
+
+    return _CLOZE.sub(blank, stem), blanks
+
+
+class _Parser:
+    def __init__(self, source: str, knowledge_point: str | None):
+        self.source = source
+        self.knowledge_point = knowledge_point
+        self.parsed = ParsedFile()
+        self.category: str | None = None
+        self.codes: dict[str, str] = {}
+        self.count = 0
+
+    def question(self, q: Element) -> None:
+        qtype = (q.get("type") or "").strip()
+        if qtype == "category":
+            self.category = _text(q.find("category")) or None
+            return
+        self.count += 1
+        name = _text(q.find("name"))
+        place = f"question {self.count} ({name})" if name else f"question {self.count}"
+        ident = (q.findtext("idnumber") or "").strip()
+        code = ident or (name if ITEM_CODE.match(name) else "")
+        code = code or generated_code(self.source, self.count)
+        problems: list[Problem] = []
+        if code in self.codes:
+            problems.append(
+                Problem(
+                    place, f"item code {code} is used twice (first at {self.codes[code]})", "code"
+                )
+            )
+        else:
+            self.codes[code] = place
+        try:
+            content = self._content(qtype, q)
+        except _Problem as exc:
+            self.parsed.problems.extend([*problems, Problem(place, exc.message, exc.field)])
+            return
+        explanation = _rich(q.find("generalfeedback"))
+        if explanation:
+            content["explanation"] = explanation
+        grade = (q.findtext("defaultgrade") or "").strip()
+        if grade:
+            try:
+                content["points"] = decimal_points(grade)
+            except InvalidOperation:
+                problems.append(Problem(place, f"defaultgrade {grade!r} is not a number", "points"))
+        raw_tags = [_text(t) for t in q.findall("tags/tag")]
+        tags, meta = split_tags([t for t in raw_tags if t])
+        if grade:
+            meta.pop("points", None)
+        if tags:
+            content["tags"] = tags
+        for field, message in apply_meta(
+            content, meta, category=self.category, knowledge_point=self.knowledge_point
+        ):
+            problems.append(Problem(place, message, field))
+        check_and_add(self.parsed, place, code, content, problems)
+
+    def _content(self, qtype: str, q: Element) -> dict[str, Any]:
+        stem = _rich(q.find("questiontext"))
+        answers = q.findall("answer")
+        if qtype == "truefalse":
+            key = None
+            for a in answers:
+                word = _text(a).casefold()
+                if _fraction(a) == 100 and word in ("true", "false"):
+                    key = "T" if word == "true" else "F"
+            if key is None:
+                raise _Problem("neither true nor false is marked correct (fraction 100)", "key")
+            return {"type": ItemType.TRUE_FALSE.value, "stem": stem, "key": [key]}
+        if qtype == "multichoice":
+            options = []
+            fractions = []
+            for i, a in enumerate(answers):
+                label = "ABCDEFGH"[i] if i < 8 else f"#{i + 1}"
+                options.append({"label": label, "text": _rich(a)})
+                fraction = _fraction(a)
+                if fraction is None:
+                    raise _Problem(f"answer {i + 1} has a fraction that is not a number", "key")
+                fractions.append(fraction)
+            single_text = (q.findtext("single") or "").strip().casefold()
+            if single_text in ("true", "1"):
+                single = True
+            elif single_text in ("false", "0"):
+                single = False
+            else:
+                single = sum(f > 0 for f in fractions) <= 1
+            if single:
+                key = [o["label"] for o, f in zip(options, fractions, strict=True) if f >= 100]
+                item_type = ItemType.SINGLE_CHOICE
+            else:
+                key = [o["label"] for o, f in zip(options, fractions, strict=True) if f > 0]
+                item_type = ItemType.MULTIPLE_CHOICE
+            return {"type": item_type.value, "stem": stem, "options": options, "key": key}
+        if qtype == "shortanswer":
+            accepted = [_text(a) for a in answers if _fraction(a) == 100 and _text(a)]
+            if not accepted:
+                raise _Problem("blank 1 has no answer with fraction 100", "blanks.0.accepted")
+            usecase = (q.findtext("usecase") or "").strip()
+            rules = [*DEFAULT_RULES, "case"] if usecase == "0" else list(DEFAULT_RULES)
+            if not BLANK_MARK.search(stem):
+                stem, n = re.subn(r"_{3,}", "{{1}}", stem, count=1)
+                if not n:
+                    stem = f"{stem} {{{{1}}}}"
+            return {
+                "type": ItemType.FILL_BLANK.value,
+                "stem": stem,
+                "blanks": [{"accepted": accepted, "normalize": rules}],
+            }
+        if qtype in ("cloze", "multianswer"):
+            stem, blanks = _cloze(stem)
+            if not blanks:
+                raise _Problem("the cloze question has no {1:SHORTANSWER:…} part", "blanks")
+            return {"type": ItemType.FILL_BLANK.value, "stem": stem, "blanks": blanks}
+        raise _Problem(f"question type {qtype!r} is not supported", "type")
+
+
+def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = None) -> ParsedFile:
+    """Read a Moodle XML file."""
+    try:
+        root = fromstring(data)
+    except DefusedXmlException as exc:
+        return ParsedFile(
+            problems=[Problem(source, f"the file uses forbidden XML features ({exc})")]
+        )
+    except (ParseError, ValueError) as exc:
+        return ParsedFile(problems=[Problem(source, f"the file is not well-formed XML: {exc}")])
+    if root.tag != "quiz":
+        return ParsedFile(
+            problems=[
+                Problem(
+                    source, f"the file is not a Moodle XML file (root <{root.tag}>, not <quiz>)"
+                )
+            ]
+        )
+    parser = _Parser(source, knowledge_point)
+    for q in root.findall("question"):
+        parser.question(q)
+    if parser.count == 0 and not parser.parsed.problems:
+        parser.parsed.problems.append(Problem(source, "the file holds no questions"))
+    return parser.parsed
+
+
+# --------------------------------------------------------------------------------------------
+# Export
+
+
+def _x(text: str) -> str:
+    return html.escape(_ILLEGAL.sub("", text), quote=False)
+
+
+def _cdata(text: str) -> str:
+    text = _ILLEGAL.sub("", text)
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def _textel(tag: str, text: str, *, fmt: str | None = "html", indent: str = "    ") -> str:
+    attr = f' format="{fmt}"' if fmt else ""
+    return f"{indent}<{tag}{attr}>\n{indent}  <text>{_cdata(text)}</text>\n{indent}</{tag}>"
+
+
+def _cloze_answer(text: str) -> str:
+    escaped = "".join("\\" + c if c in _CLOZE_ESCAPE else c for c in text)
+    return html.escape(escaped, quote=False)
+
+
+def _question(draft: ItemDraft) -> str:
+    c = draft.content
+    qtype = {
+        ItemType.TRUE_FALSE: "truefalse",
+        ItemType.SINGLE_CHOICE: "multichoice",
+        ItemType.MULTIPLE_CHOICE: "multichoice",
+        ItemType.FILL_BLANK: "cloze",
+    }[c.type]
+    stem = c.stem
+    if c.type == ItemType.FILL_BLANK:
+
+        def part(m: re.Match[str]) -> str:
+            blank = c.blanks[int(m.group(1)) - 1]
+            kind = "SHORTANSWER" if "case" in blank.normalize else "SHORTANSWER_C"
+            return (
+                "{1:" + kind + ":" + "~".join("=" + _cloze_answer(a) for a in blank.accepted) + "}"
+            )
+
+        stem = BLANK_MARK.sub(part, stem)
+    lines = [
+        f'  <question type="{qtype}">',
+        f"    <name>\n      <text>{_x(draft.code)}</text>\n    </name>",
+        _textel("questiontext", stem),
+        _textel("generalfeedback", c.explanation),
+        f"    <defaultgrade>{c.points}</defaultgrade>",
+        "    <penalty>0</penalty>",
+        "    <hidden>0</hidden>",
+        f"    <idnumber>{_x(draft.code)}</idnumber>",
+    ]
+    if c.type == ItemType.TRUE_FALSE:
+        for word, value in (("true", "T"), ("false", "F")):
+            fraction = 100 if c.key == [value] else 0
+            lines.append(
+                f'    <answer fraction="{fraction}" format="moodle_auto_format">\n'
+                f"      <text>{word}</text>\n"
+                '      <feedback format="html">\n        <text></text>\n      </feedback>\n'
+                "    </answer>"
+            )
+    elif c.type in (ItemType.SINGLE_CHOICE, ItemType.MULTIPLE_CHOICE):
+        single = c.type == ItemType.SINGLE_CHOICE
+        lines += [
+            f"    <single>{'true' if single else 'false'}</single>",
+            "    <shuffleanswers>false</shuffleanswers>",
+            "    <answernumbering>ABCD</answernumbering>",
+        ]
+        share = (Decimal(100) / len(c.key)).quantize(Decimal("0.00001")).normalize()
+        for opt in c.options:
+            if opt.label in c.key:
+                fraction = "100" if single else f"{share:f}"
+            else:
+                fraction = "0" if single else "-100"
+            lines.append(
+                f'    <answer fraction="{fraction}" format="html">\n'
+                f"      <text>{_cdata(opt.text)}</text>\n"
+                '      <feedback format="html">\n        <text></text>\n      </feedback>\n'
+                "    </answer>"
+            )
+    tags = [f"kp:{c.knowledge_point}", *meta_tags(c, points=False, normalize=False), *c.tags]
+    if c.type == ItemType.FILL_BLANK and any(
+        b.normalize not in (DEFAULT_RULES, [*DEFAULT_RULES, "case"]) for b in c.blanks
+    ):
+        tags.append("normalize:" + "|".join(",".join(b.normalize) or "none" for b in c.blanks))
+    lines.append("    <tags>")
+    lines += [f"      <tag>\n        <text>{_x(t)}</text>\n      </tag>" for t in tags]
+    lines.append("    </tags>")
+    lines.append("  </question>")
+    return "\n".join(lines)
+
+
+def dump(drafts: list[ItemDraft], **options: Any) -> bytes:
+    """Write drafts as a Moodle XML file, grouped under ``$course$/top/kp:CODE`` categories."""
+    if options:
+        raise TypeError(f"unknown Moodle XML options: {sorted(options)}")
+    out = ['<?xml version="1.0" encoding="UTF-8"?>', "<quiz>"]
+    current = None
+    for draft in drafts:
+        kp = draft.content.knowledge_point
+        if kp != current:
+            out.append(
+                '  <question type="category">\n'
+                f"    <category>\n      <text>$course$/top/kp:{_x(kp)}</text>\n    </category>\n"
+                "  </question>"
+            )
+            current = kp
+        out.append(_question(draft))
+    out.append("</quiz>")
+    return ("\n".join(out) + "\n").encode("utf-8")
