@@ -107,6 +107,14 @@ class Blank(BaseModel):
     )
     normalize: list[NormalizeRule] = Field(default_factory=lambda: ["trim", "width"])
 
+    @field_validator("accepted")
+    @classmethod
+    def _accepted(cls, v: list[str]) -> list[str]:
+        out = list(dict.fromkeys(a.strip() for a in v))
+        if "" in out:
+            raise ValueError("an accepted answer is empty")
+        return out
+
     @field_validator("normalize")
     @classmethod
     def _unique(cls, v: list[str]) -> list[str]:
@@ -184,9 +192,19 @@ class ItemContent(BaseModel):
     def _clean_explanation(cls, v: str) -> str:
         return _rich(v)
 
+    @field_validator("points")
+    @classmethod
+    def _points(cls, v: Decimal) -> Decimal:
+        # One spelling per value ("2.5", never "2.50"), so equal content hashes equally.
+        v = v.normalize()
+        return v.quantize(Decimal(1)) if v == v.to_integral_value() else v
+
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: list[str]) -> list[str]:
+        bad = [t for t in v if re.search(r"[\r\n\[\],]", t)]
+        if bad:
+            raise ValueError(f"tags may not contain line breaks, commas or brackets: {bad}")
         return sorted({t.strip() for t in v if t.strip()})
 
     @field_validator("translations")
@@ -195,7 +213,13 @@ class ItemContent(BaseModel):
         for lang in v:
             if not re.match(r"^[a-z]{2}(-[A-Z]{2})?$", lang):
                 raise ValueError(f"translation language {lang!r} is not a language tag like 'en'")
-        return v
+        # Empty translations carry nothing; drop them so every format round-trips the rest.
+        out = {}
+        for lang, tr in v.items():
+            tr.options = {k: t for k, t in tr.options.items() if t}
+            if tr.stem or tr.options or tr.explanation:
+                out[lang] = tr
+        return out
 
     @model_validator(mode="after")
     def _rules_of_type(self) -> ItemContent:

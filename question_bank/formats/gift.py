@@ -18,9 +18,10 @@ Questions are separated by blank lines; lines starting with ``//`` are comments.
 
 Matching, numerical, essay and description questions are reported as problems.
 
-Item code: a ``// [id:CODE]`` comment (Moodle's idnumber syntax), else the ``::title::`` when it is
-a valid item code, else ``<PREFIX>-<line number, 4 digits>`` (:func:`generated_code`; ``IMP-0007`` for the
-default source name).
+Item code: a ``// [id:CODE]`` comment (Moodle's idnumber syntax), else the ``::title::`` when it
+is a valid item code, else ``<PREFIX>-<line number, 4 digits>`` (:func:`generated_code`;
+``IMP-0007`` for the default source name). Line numbers count from 1 and name the first
+non-comment line of the question.
 
 Metadata lives in Moodle tag comments ``// [tag:…]`` just above the question (no blank line
 between). Tags with these reserved prefixes are metadata, all others are item tags:
@@ -32,6 +33,11 @@ between). Tags with these reserved prefixes are metadata, all others are item ta
 * ``normalize:trim,width|trim,width,case`` fill-in rules per blank (``none`` for no rules; one
   group applies to every blank); written only when some blank differs from the default.
 
+Export writes, per question, ``// [id:CODE]`` and ``// [tag:…]`` comment lines, then
+``::CODE::[html]stem {`` with one answer per line; multiple-choice answers weigh ``100/k`` % (k
+keys) or ``-100`` %; fill-in blocks stay in place in the stem with the general feedback in the
+last block. The file is UTF-8.
+
 Lost on export: translations, per-answer feedback (not stored by the bank), tags containing
 ``]`` or a line break. Edge cases outside the GIFT syntax: a fill-in item whose blanks each
 accept only answers containing ``->`` reads back as a matching question.
@@ -40,6 +46,7 @@ accept only answers containing ``->`` reads back as a matching question.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from html import escape
@@ -95,9 +102,19 @@ def decimal_points(text: str) -> Decimal:
     Raises ``decimal.InvalidOperation`` if the text is not a number.
     """
     value = Decimal(text.strip())
+    if not value.is_finite():
+        raise InvalidOperation(f"{text!r} is not a finite number")
     if value.as_tuple().exponent < -2 and value == value.quantize(Decimal("0.01")):
         value = value.quantize(Decimal("0.01"))
         value = Decimal(int(value)) if value == value.to_integral_value() else value.normalize()
+    return value
+
+
+def finite_float(text: str) -> float:
+    """A difficulty as written in a file; raises ``ValueError`` for text, NaN or infinity."""
+    value = float(text.strip())
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
     return value
 
 
@@ -194,7 +211,7 @@ def apply_meta(
         )
     if "difficulty" in meta:
         try:
-            content["difficulty"] = float(meta["difficulty"])
+            content["difficulty"] = finite_float(meta["difficulty"])
         except ValueError:
             problems.append(
                 ("difficulty", f"difficulty {meta['difficulty']!r} is not a number from 0 to 1")

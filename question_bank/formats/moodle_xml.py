@@ -74,6 +74,46 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # --------------------------------------------------------------------------------------------
 # Parsing
 
+_DECLARATION = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])([A-Za-z0-9._\-]+)\2""")
+_EXPAT_ENCODINGS = {
+    "utf-8",
+    "utf8",
+    "utf-16",
+    "utf16",
+    "us-ascii",
+    "ascii",
+    "iso-8859-1",
+    "latin-1",
+}
+
+
+class XmlError(ValueError):
+    """The bytes are not XML this module will read; the message says why."""
+
+
+def read_xml(data: bytes) -> Element:
+    """Parse XML with defusedxml; documents declaring e.g. GBK are transcoded first (expat reads
+    only UTF-8/UTF-16/Latin-1). Raises :class:`XmlError` with a readable message."""
+    body = data.removeprefix(b"\xef\xbb\xbf")
+    m = _DECLARATION.match(body)
+    if m and m.group(3).decode("ascii").casefold() not in _EXPAT_ENCODINGS:
+        name = m.group(3).decode("ascii")
+        try:
+            text = body.decode(name)
+        except LookupError:
+            raise XmlError(f"declares the unknown encoding {name!r}") from None
+        except UnicodeDecodeError as exc:
+            raise XmlError(f"is not valid {name} text (bad byte at offset {exc.start})") from None
+        # The declaration matched as ASCII bytes, so it is m.end() characters of the text too.
+        declaration = m.group(1) + m.group(2) + b"UTF-8" + m.group(2)
+        data = declaration + text[m.end() :].encode("utf-8")
+    try:
+        return fromstring(data)
+    except DefusedXmlException as exc:
+        raise XmlError(f"uses forbidden XML features ({exc})") from None
+    except (ParseError, ValueError, LookupError) as exc:
+        raise XmlError(f"is not well-formed XML: {exc}") from None
+
 
 def _text(el: Element | None, path: str = "text") -> str:
     if el is None:
@@ -275,13 +315,9 @@ class _Parser:
 def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = None) -> ParsedFile:
     """Read a Moodle XML file."""
     try:
-        root = fromstring(data)
-    except DefusedXmlException as exc:
-        return ParsedFile(
-            problems=[Problem(source, f"the file uses forbidden XML features ({exc})")]
-        )
-    except (ParseError, ValueError) as exc:
-        return ParsedFile(problems=[Problem(source, f"the file is not well-formed XML: {exc}")])
+        root = read_xml(data)
+    except XmlError as exc:
+        return ParsedFile(problems=[Problem(source, f"the file {exc}")])
     if root.tag != "quiz":
         return ParsedFile(
             problems=[

@@ -51,15 +51,20 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError, SubElement, tostring
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from xml.etree.ElementTree import Element, SubElement, tostring
 
 from ..sanitize import plain_text
 from ..schema import BLANK_MARK, ITEM_CODE, OPTION_LABELS, ItemDraft, ItemType
 from . import ParsedFile, Problem
-from .gift import DEFAULT_RULES, RULES, check_and_add, decimal_points, generated_code
+from .gift import (
+    DEFAULT_RULES,
+    RULES,
+    check_and_add,
+    decimal_points,
+    finite_float,
+    generated_code,
+)
+from .moodle_xml import XmlError, read_xml
 
 QTI_NS = "http://www.imsglobal.org/xsd/imsqti_v2p1"
 QTI_XSD = "http://www.imsglobal.org/xsd/qti/qtiv2p1/imsqti_v2p1.xsd"
@@ -72,6 +77,7 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 ITEM_TYPE = "imsqti_item_xmlv2p1"
 KP_SOURCE = "knowledge-point"
 MAX_UNZIPPED = 200 * 1024 * 1024
+MAX_MEMBER = 20 * 1024 * 1024
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _VOID = {"br", "img", "hr"}
 _INTERACTIONS = {
@@ -414,12 +420,9 @@ class _Parser:
         self.count += 1
         place = f"item {self.count}" + (f" ({place_suffix})" if place_suffix else "")
         try:
-            root = fromstring(data)
-        except DefusedXmlException as exc:
-            self.parsed.problems.append(Problem(place, f"forbidden XML features ({exc})"))
-            return
-        except (ParseError, ValueError) as exc:
-            self.parsed.problems.append(Problem(place, f"not well-formed XML: {exc}"))
+            root = read_xml(data)
+        except XmlError as exc:
+            self.parsed.problems.append(Problem(place, f"the item {exc}"))
             return
         self.element(root, place, meta)
 
@@ -440,6 +443,11 @@ class _Parser:
         except _Problem as exc:
             self.parsed.problems.extend([*problems, Problem(place, exc.message, exc.field)])
             return
+        except RecursionError:
+            self.parsed.problems.extend(
+                [*problems, Problem(place, "the item is nested too deeply")]
+            )
+            return
         try:
             points = _item_points(root)
         except InvalidOperation:
@@ -454,7 +462,7 @@ class _Parser:
             content["tags"] = meta["tags"]
         if "difficulty" in meta:
             try:
-                content["difficulty"] = float(meta["difficulty"])
+                content["difficulty"] = finite_float(meta["difficulty"])
             except ValueError:
                 problems.append(
                     Problem(
@@ -478,11 +486,23 @@ class _Parser:
         check_and_add(self.parsed, place, code, content, problems)
 
 
+def _read(zf: zipfile.ZipFile, name: str) -> bytes:
+    """A member's bytes; raises ``ValueError`` with a message for a broken or oversized one."""
+    try:
+        with zf.open(name) as fh:
+            data = fh.read(MAX_MEMBER + 1)
+    except Exception as exc:  # zlib/lzma/CRC/encryption errors: a broken member, not a bug here
+        raise ValueError(f"{name} cannot be read from the package: {exc}") from None
+    if len(data) > MAX_MEMBER:
+        raise ValueError(f"{name} is larger than {MAX_MEMBER // (1024 * 1024)} MB")
+    return data
+
+
 def _parse_zip(data: bytes, parser: _Parser) -> None:
     source = parser.source
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except Exception:  # BadZipFile, NotImplementedError (odd versions), …: a broken package
         parser.parsed.problems.append(Problem(source, "the file is not a valid zip file"))
         return
     with zf:
@@ -498,8 +518,8 @@ def _parse_zip(data: bytes, parser: _Parser) -> None:
             candidates = sorted(n for n in names if n.lower().endswith(".xml"))
             for name in candidates:
                 try:
-                    root = fromstring(zf.read(name))
-                except (DefusedXmlException, ParseError, ValueError):
+                    root = read_xml(_read(zf, name))
+                except ValueError:  # XmlError too: not an item, skip it
                     continue
                 if _local(root.tag) == "assessmentItem":
                     parser.count += 1
@@ -510,12 +530,14 @@ def _parse_zip(data: bytes, parser: _Parser) -> None:
                 )
             return
         try:
-            manifest = fromstring(zf.read(manifest_name))
-        except DefusedXmlException as exc:
-            parser.parsed.problems.append(Problem(manifest_name, f"forbidden XML features ({exc})"))
+            manifest_bytes = _read(zf, manifest_name)
+        except ValueError as exc:
+            parser.parsed.problems.append(Problem(manifest_name, str(exc)))
             return
-        except (ParseError, ValueError) as exc:
-            parser.parsed.problems.append(Problem(manifest_name, f"not well-formed XML: {exc}"))
+        try:
+            manifest = read_xml(manifest_bytes)
+        except XmlError as exc:
+            parser.parsed.problems.append(Problem(manifest_name, f"the manifest {exc}"))
             return
         base = posixpath.dirname(manifest_name)
         resources = [
@@ -542,7 +564,13 @@ def _parse_zip(data: bytes, parser: _Parser) -> None:
                     )
                 )
                 continue
-            parser.item(zf.read(path), href, _resource_meta(resource))
+            try:
+                member = _read(zf, path)
+            except ValueError as exc:
+                parser.count += 1
+                parser.parsed.problems.append(Problem(f"item {parser.count} ({href})", str(exc)))
+                continue
+            parser.item(member, href, _resource_meta(resource))
 
 
 def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = None) -> ParsedFile:
@@ -552,16 +580,10 @@ def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = No
         _parse_zip(data, parser)
         return parser.parsed
     try:
-        root = fromstring(data)
-    except DefusedXmlException as exc:
+        root = read_xml(data)
+    except XmlError as exc:
         return ParsedFile(
-            problems=[Problem(source, f"the file uses forbidden XML features ({exc})")]
-        )
-    except (ParseError, ValueError) as exc:
-        return ParsedFile(
-            problems=[
-                Problem(source, f"the file is neither a QTI zip package nor well-formed XML: {exc}")
-            ]
+            problems=[Problem(source, f"the file is not a QTI zip package, and {exc}")]
         )
     name = _local(root.tag)
     if name == "manifest":

@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import unicodedata
 import zipfile
@@ -98,12 +99,11 @@ from ..schema import (
     error_list,
 )
 from . import ParsedFile, Problem, decode_text
-from .gift import generated_code
+from .gift import DEFAULT_RULES, decimal_points, generated_code, rules_text
 
 SHEET = "题库"
 INSTRUCTIONS_SHEET = "说明"
 MAX_UNZIPPED = 200 * 1024 * 1024
-DEFAULT_RULES = ["trim", "width"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,7 +374,7 @@ def _mark_blanks(stem: str) -> str:
     """Number ``____`` / ``（ ）`` blanks of a stem that has no ``{{n}}`` markers."""
     if BLANK_MARK.search(stem):
         return stem
-    counter = iter(range(1, 100))
+    counter = itertools.count(1)
     return re.sub(r"_{3,}|[（(][\s\u3000]*[)）]", lambda _m: f"{{{{{next(counter)}}}}}", stem)
 
 
@@ -515,11 +515,10 @@ class _RowParser:
         # numbers
         points = self.cell(cells, "points")
         if points:
-            value = _number(points.removesuffix("分").strip())
-            if value is None:
+            try:
+                content["points"] = decimal_points(points.removesuffix("分"))
+            except InvalidOperation:
                 fail("points", f"points {points!r} is not a number", "points")
-            else:
-                content["points"] = value
         difficulty = self.cell(cells, "difficulty")
         if difficulty:
             text = difficulty.strip()
@@ -570,7 +569,7 @@ class _RowParser:
 
         self._validate(place, code, content, problems, bad)
 
-    def _blanks(self, answer: str, rules_text: str) -> list[dict[str, Any]]:
+    def _blanks(self, answer: str, rules_cell: str) -> list[dict[str, Any]]:
         if not answer:
             raise _RowError(
                 "answer", "answer is empty: give each blank's answers, e.g. 欧姆;Ω|伏特"
@@ -582,8 +581,8 @@ class _RowParser:
             if not accepted:
                 raise _RowError("answer", f"blank {n} has no accepted answer in {answer!r}")
             blanks.append({"accepted": accepted})
-        if rules_text:
-            groups = [g.strip() for g in _split(rules_text, "|｜", unescape_=True)]
+        if rules_cell:
+            groups = [g.strip() for g in _split(rules_cell, "|｜", unescape_=True)]
             if len(groups) == 1:
                 groups = groups * len(blanks)
             if len(groups) != len(blanks):
@@ -748,7 +747,7 @@ def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = No
                         Problem(source, "the file is a zip archive but not an .xlsx workbook")
                     ]
                 )
-    except zipfile.BadZipFile:
+    except Exception:  # BadZipFile, NotImplementedError (odd versions), …: a broken file
         return ParsedFile(
             problems=[Problem(source, "the file is not a valid .xlsx file (broken zip)")]
         )
@@ -814,13 +813,6 @@ def parse_csv(
 # Export
 
 
-def _rules_text(draft_blanks: list[Any]) -> str:
-    groups = [list(b.normalize) for b in draft_blanks]
-    if all(g == DEFAULT_RULES for g in groups):
-        return ""
-    return "|".join(",".join(g) if g else "none" for g in groups)
-
-
 def _row(draft: ItemDraft) -> list[Any]:
     c = draft.content
     values: dict[str, Any] = {
@@ -841,7 +833,7 @@ def _row(draft: ItemDraft) -> list[Any]:
         values["answer"] = "|".join(
             ";".join(_escape(a, "|;｜；") for a in b.accepted) for b in c.blanks
         )
-        values["normalize"] = _rules_text(c.blanks)
+        values["normalize"] = rules_text(c.blanks)
     else:
         values["answer"] = "".join(c.key)
     en = c.translations.get("en")

@@ -52,7 +52,7 @@ EXAMPLES = [
         key=["C"],
         points=Decimal("2.5"),
         difficulty=0.35,
-        tags=["基础", "电工, 安全"],
+        tags=["基础", "电工 安全"],
         explanation="见 <i>教材</i> 第 3 章\n第二行",
         translations={
             "en": {
@@ -171,7 +171,7 @@ ANSWER = (
     .filter(bool)
 )
 TAG = (
-    st.text(alphabet=st.sampled_from(list("abc XY标签12-_.,:")), min_size=1, max_size=12)
+    st.text(alphabet=st.sampled_from(list("abc XY标签12-_.:")), min_size=1, max_size=12)
     .map(str.strip)
     .filter(lambda t: t and gift.split_tags([t])[0] == [t])
 )
@@ -381,7 +381,7 @@ def test_generated_codes_are_deterministic() -> None:
 def test_xlsx_fill_in_rules_and_escaped_separators() -> None:
     header = [*HEADER, "填空规则\nnormalize", "标签", "解析"]
     rows = [
-        ["F1", "填空题", "{{1}} and {{2}}", "", "", "", "", r"a\|b;c\;d|e", 1, 0.5, "K", "case|none", r"x\,y,z", "因为"],
+        ["F1", "填空题", "{{1}} and {{2}}", "", "", "", "", r"a\|b;c\;d|e", 1, 0.5, "K", "case|none", "x,z", "因为"],
         ["F2", "填空题", "{{1}}", "", "", "", "", "q", 1, 0.5, "K", "忽略大小写 全半角", "", ""],
     ]  # fmt: skip
     parsed = xlsx.parse(workbook(rows, header))
@@ -389,8 +389,13 @@ def test_xlsx_fill_in_rules_and_escaped_separators() -> None:
     f1, f2 = (d.content for d in parsed.drafts)
     assert [b.accepted for b in f1.blanks] == [["a|b", "c;d"], ["e"]]
     assert [b.normalize for b in f1.blanks] == [["case"], []]
-    assert f1.tags == ["x,y", "z"] and f1.explanation == "因为"
+    assert f1.tags == ["x", "z"] and f1.explanation == "因为"
     assert f2.blanks[0].normalize == ["width", "case"]
+    # A comma inside one tag (escaped) is refused: tags are searched as a comma-joined list.
+    rows[0][12] = r"x\,y,z"
+    bad = xlsx.parse(workbook(rows, header))
+    assert [(p.place, p.field) for p in bad.problems] == [("row 2", "标签/tags")]
+    assert "commas" in bad.problems[0].message
 
 
 def test_xlsx_header_in_english_only_in_another_order() -> None:
@@ -852,7 +857,7 @@ def test_qti_package_layout_and_metadata() -> None:
         "<imsmd:id>02.01</imsmd:id>" in manifest
         and "<qb:difficulty>0.9</qb:difficulty>" in manifest
     )
-    assert '<imsmd:string language="zh-CN">电工, 安全</imsmd:string>' in manifest
+    assert '<imsmd:string language="zh-CN">电工 安全</imsmd:string>' in manifest
     assert 'identifier="_1001"' in mc and 'cardinality="multiple"' in mc and 'maxChoices="0"' in mc
     assert '<span class="qb-u">下划线</span>' in mc
     assert "<value>0.25</value>" in mc
@@ -917,7 +922,7 @@ def test_qti_missing_knowledge_point_and_malformed_input() -> None:
     p = only_problem(qti.parse(b"PK\x03\x04 not really", source="q.zip"))
     assert p.place == "q.zip" and "not a valid zip file" in p.message
     p = only_problem(qti.parse(b"hello", source="q.xml"))
-    assert "neither a QTI zip package nor well-formed XML" in p.message
+    assert p.message.startswith("the file is not a QTI zip package, and is not well-formed XML")
     p = only_problem(qti.parse(b"<manifest/>", source="imsmanifest.xml"))
     assert "upload the whole zip package" in p.message
     xxe = b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><assessmentItem>&x;</assessmentItem>'
@@ -943,3 +948,57 @@ def test_dump_rejects_unknown_options() -> None:
     for _parse, dump in FORMATS.values():
         with pytest.raises(TypeError):
             dump(EXAMPLES, colour="red")
+
+
+# ---------------------------------------------------------------------------------------------
+# Regressions found by fuzzing: parsers report, never raise.
+
+
+def test_xml_declaring_gbk_is_read_and_unknown_encodings_are_reported() -> None:
+    doc = (
+        '<?xml version="1.0" encoding="GBK"?><quiz><question type="truefalse">'
+        "<name><text>Q1</text></name><questiontext><text>电阻的单位是欧姆</text></questiontext>"
+        '<answer fraction="100"><text>true</text></answer></question></quiz>'
+    )
+    parsed = moodle_xml.parse(doc.encode("gbk"), knowledge_point="K1")
+    assert parsed.problems == [] and parsed.drafts[0].content.stem == "电阻的单位是欧姆"
+    bad = doc.replace("GBK", "UTF-R").encode("gbk")
+    p = only_problem(moodle_xml.parse(bad, source="m.xml"))
+    assert p.message == "the file declares the unknown encoding 'UTF-R'"
+    p = only_problem(qti.parse(bad, source="q.xml"))
+    assert p.message.endswith("declares the unknown encoding 'UTF-R'")
+
+
+def test_non_finite_numbers_are_problems() -> None:
+    text = "// [tag:kp:K] [tag:difficulty:nan] [tag:points:inf]\n::Q:: x {T}\n"
+    assert {(p.field, p.message) for p in gift.parse(text.encode()).problems} == {
+        ("difficulty", "difficulty 'nan' is not a number from 0 to 1"),
+        ("points", "points 'inf' is not a number"),
+    }
+    rows = [["Q1", "判断题", "甲", "", "", "", "", "对", "NaN", "inf", "K1"]]
+    assert {p.field for p in xlsx.parse(workbook(rows)).problems} == {
+        "分值/points",
+        "难度/difficulty",
+    }
+
+
+def test_corrupted_package_member_and_deep_nesting_are_problems() -> None:
+    data = bytearray(qti.dump(EXAMPLES[:3]))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.getinfo("items/TF-002.xml")
+    data[info.header_offset + 30 + len(info.filename) + len(info.extra) + 5] ^= 0xFF
+    parsed = qti.parse(bytes(data))
+    assert [d.code for d in parsed.drafts] == ["TF-001", "SC-001"]
+    p = only_problem(parsed)
+    assert p.place == "item 2 (items/TF-002.xml)" and "cannot be read from the package" in p.message
+    deep = (
+        '<assessmentItem xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1" identifier="D"><itemBody>'
+        + "<div>" * 5000
+        + "x"
+        + "</div>" * 5000
+        + '<choiceInteraction responseIdentifier="R" maxChoices="1"><simpleChoice identifier="A">a'
+        + '</simpleChoice><simpleChoice identifier="B">b</simpleChoice></choiceInteraction>'
+        + "</itemBody></assessmentItem>"
+    )
+    p = only_problem(qti.parse(deep.encode(), knowledge_point="K"))
+    assert (p.place, p.message) == ("item 1", "the item is nested too deeply")
