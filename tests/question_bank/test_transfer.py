@@ -250,3 +250,122 @@ def test_demo_setup_is_complete_and_idempotent(app, session):
     result = runner.invoke(demo_command, ["--setup-only"])
     assert result.exit_code == 0 and "already loaded" in result.output
     assert verify_chain(session).ok
+
+
+def _bank_without_translations(api_as):
+    ed = api_as("editor")
+    setup_bank(ed)
+    add_item(ed, "T-1", type="true_false", options=[], key=["F"], stem="<p>安全电压是 220 V。</p>")
+    add_item(ed, "S-1", explanation="<p>欧姆定律</p>", points="1.5")
+    add_item(ed, "M-1", type="multiple_choice", key=["A", "C"], points="2", tags=["多选", "基础"])
+    add_item(
+        ed,
+        "F-1",
+        type="fill_blank",
+        options=[],
+        key=[],
+        stem="<p>工频 {{1}} Hz，相数 {{2}}。</p>",
+        blanks=[
+            {"accepted": ["50"], "normalize": ["trim", "width"]},
+            {"accepted": ["3", "三"], "normalize": ["trim"]},
+        ],
+    )
+    return ed
+
+
+def test_every_format_exports_and_reimports_unchanged(app, api_as):
+    import io
+
+    ed = _bank_without_translations(api_as)
+    for fmt in ("json", "xlsx", "gift", "moodle-xml", "qti"):
+        resp = ed.get(f"/api/bank/export?occupation={OCC}&level=4&format={fmt}")
+        assert resp.status_code == 200, (fmt, resp.get_json())
+        name = resp.headers["Content-Disposition"].split('filename="')[1].rstrip('"')
+        back = ed.post(
+            "/api/bank/import",
+            data={"file": (io.BytesIO(resp.data), name), "occupation": OCC, "level": "4"},
+            content_type="multipart/form-data",
+        )
+        report = back.get_json()["report"]
+        assert back.status_code == 201, (fmt, back.get_json())
+        assert report["format"] == fmt
+        assert (report["created"], report["revised"], report["unchanged"]) == (0, 0, 4), fmt
+
+
+def test_filled_xlsx_template_imports(app, api_as):
+    import io
+
+    from openpyxl import load_workbook
+
+    ed = api_as("editor")
+    setup_bank(ed)
+    template = ed.get("/api/bank/template.xlsx")
+    assert template.status_code == 200
+    book = load_workbook(io.BytesIO(template.data))
+    sheet = book["题库"]
+    headers = [c.value.split("\n")[0] if c.value else "" for c in sheet[1]]
+    col = {h: i + 1 for i, h in enumerate(headers)}
+    # Replace the template's example rows with our own items (knowledge points of this bank).
+    sheet.delete_rows(2, sheet.max_row)
+    rows = [
+        {"题号": "X-1", "题型": "单选题", "题干": "电流的单位是？", "选项A": "安培", "选项B": "伏特",
+         "答案": "A", "分值": 1, "难度": 0.9, "鉴定点代码": "A-01"},
+        {"题号": "X-2", "题型": "判断题", "题干": "保护接地线用黄绿双色线。", "答案": "√",
+         "分值": 1, "难度": 0.8, "鉴定点代码": "A-02"},
+        {"题号": "X-3", "题型": "多选题", "题干": "属于低压电器的是？", "选项A": "接触器",
+         "选项B": "熔断器", "选项C": "变压器", "答案": "A、B", "分值": 2, "难度": 0.6,
+         "鉴定点代码": "B-01"},
+    ]  # fmt: skip
+    for r, row in enumerate(rows, start=2):
+        for key, value in row.items():
+            sheet.cell(row=r, column=col[key], value=value)
+    buf = io.BytesIO()
+    book.save(buf)
+    resp = ed.post(
+        "/api/bank/import",
+        data={"file": (io.BytesIO(buf.getvalue()), "filled.xlsx"), "occupation": OCC, "level": "4"},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["report"]["created"] == 3
+    m = ed.get("/api/items/X-3").get_json()["latest"]["content"]
+    assert m["key"] == ["A", "B"] and m["points"] == "2"
+
+
+def test_gbk_csv_with_a_bad_row_writes_nothing(app, api_as, session):
+    import io
+
+    ed = api_as("editor")
+    setup_bank(ed)
+    csv_text = (
+        "题号,题型,题干,选项A,选项B,答案,分值,难度,鉴定点代码\n"
+        "C-1,单选题,电压的单位是？,伏特,安培,A,1,0.8,A-01\n"
+        "C-2,单选题,电阻的单位是？,欧姆,瓦特,C,1,0.8,A-01\n"
+        "C-3,判断题,,,,对,1,0.8,A-01\n"
+    )
+    resp = ed.post(
+        "/api/bank/import",
+        data={
+            "file": (io.BytesIO(csv_text.encode("gbk")), "b.csv"),
+            "occupation": OCC,
+            "level": "4",
+        },
+        content_type="multipart/form-data",
+    )
+    body = resp.get_json()
+    assert resp.status_code == 422, body
+    places = sorted((p["place"], p.get("field", "")) for p in body["details"])
+    assert [p for p, _f in places] == ["row 3", "row 4"]
+    assert _count(session, Item) == 0
+    fixed = csv_text.replace(",C,1", ",A,1").replace("C-3,判断题,,", "C-3,判断题,接地线黄绿色,")
+    resp = ed.post(
+        "/api/bank/import",
+        data={
+            "file": (io.BytesIO(b"\xef\xbb\xbf" + fixed.encode()), "b.csv"),
+            "occupation": OCC,
+            "level": "4",
+        },
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 201, resp.get_json()
+    assert _count(session, Item) == 3
