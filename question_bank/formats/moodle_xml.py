@@ -19,7 +19,7 @@ problems. Text with ``format="plain_text"`` is HTML-escaped; other formats are r
 Problems name the question: ``question 3 (name)``, counting questions but not categories.
 
 Item code: ``<idnumber>``, else ``<name>`` when it is a valid item code, else
-``<PREFIX>-<question number, 4 digits>`` (:func:`question_bank.formats.gift.generated_code`).
+``<PREFIX>-<question number, 4 digits>`` (:func:`question_bank.formats.common.generated_code`).
 Export writes the code into both.
 
 Points: ``<defaultgrade>`` (default 1; Moodle's ``1.0000000`` reads as 1). Explanation:
@@ -48,7 +48,7 @@ from defusedxml.ElementTree import fromstring
 
 from ..schema import BLANK_MARK, ITEM_CODE, ItemDraft, ItemType
 from . import ParsedFile, Problem
-from .gift import (
+from .common import (
     DEFAULT_RULES,
     apply_meta,
     check_and_add,

@@ -26,7 +26,7 @@ Items
   ``modalFeedback`` with identifier ``EXPLANATION`` (other feedback is ignored).
 * Item code: the item ``identifier``; a code that does not start with a letter gets a ``_``
   prefix to be a valid identifier, removed again on reading. (A file always names its items,
-  so :func:`question_bank.formats.gift.generated_code` is only used for an empty identifier.)
+  so :func:`question_bank.formats.common.generated_code` is only used for an empty identifier.)
 
 Package metadata (per resource in ``imsmanifest.xml``)
 ----------------------------------------------------
@@ -56,7 +56,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 from ..sanitize import plain_text
 from ..schema import BLANK_MARK, ITEM_CODE, OPTION_LABELS, ItemDraft, ItemType
 from . import ParsedFile, Problem
-from .gift import (
+from .common import (
     DEFAULT_RULES,
     RULES,
     check_and_add,

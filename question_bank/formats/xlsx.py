@@ -57,7 +57,7 @@ is the file name without extension in upper case with every run of other charact
 letters and digits turned into ``-`` (``bank 2024.xlsx`` row 7 → ``BANK-2024-0007``); if the name
 has characters other than ASCII letters, digits and separators (e.g. Chinese) the prefix is
 ``IMP-`` plus the first 6 hex digits of the SHA-256 of the name, and the default source name
-``file`` gives ``IMP`` (:func:`question_bank.formats.gift.generated_code`, shared by every
+``file`` gives ``IMP`` (:func:`question_bank.formats.common.generated_code`, shared by every
 format). The same file therefore always yields the same codes.
 
 CSV
@@ -99,7 +99,7 @@ from ..schema import (
     error_list,
 )
 from . import ParsedFile, Problem, decode_text
-from .gift import DEFAULT_RULES, decimal_points, generated_code, rules_text
+from .common import DEFAULT_RULES, decimal_points, generated_code, rules_text
 
 SHEET = "题库"
 INSTRUCTIONS_SHEET = "说明"
