@@ -146,6 +146,8 @@ def _install_request_hooks(app: Flask) -> None:
         # the signed-in user must still be decided per request, never cached from the last one.
         g.pop("_login_user", None)
         g.pop("bearer_auth", None)
+        g.pop("_flask_babel", None)  # Flask-Babel's cached locale and translations
+        g.pop("csrf_token", None)  # Flask-WTF's cached token (it belongs to one session)
 
     app.before_request(protect_csrf)
 
@@ -165,11 +167,6 @@ def _install_request_hooks(app: Flask) -> None:
 
     @app.context_processor
     def _template_globals():
-        from flask_babel import get_locale
         from flask_wtf.csrf import generate_csrf
 
-        return {
-            "csrf_token": generate_csrf,
-            "current_locale": str(get_locale()),
-            "bearer": g.get("bearer_auth", False),
-        }
+        return {"csrf_token": generate_csrf}

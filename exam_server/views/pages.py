@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -39,6 +40,14 @@ def user_roles() -> str:
 
 
 @bp.app_template_global()
+def html_lang() -> str:
+    """The page language as an HTML tag: "zh-CN" or "en". (Babel spells the default locale
+    zh_Hans_CN, so templates compare this rather than the locale string.)"""
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh-CN"
+
+
+@bp.app_template_global()
 def lang_switch_url(lang: str) -> str:
     """The current page in another language, keeping its query (filters survive the switch)."""
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
@@ -46,8 +55,8 @@ def lang_switch_url(lang: str) -> str:
     return f"{request.path}?{urlencode(args)}"
 
 
-def level_choices(locale: str) -> list[tuple[int, str]]:
-    index = 1 if locale == "en" else 0
+def level_choices(lang: str) -> list[tuple[int, str]]:
+    index = 1 if lang == "en" else 0
     return [(n, LEVEL_NAMES[n][index]) for n in sorted(LEVELS, reverse=True)]
 
 
@@ -152,6 +161,7 @@ def js_strings() -> dict[str, Any]:
         "exported": _("Download started: %(name)s"),
         "latest_versions": _("Newest version of every item"),
         "kp_module": _("(module)"),
+        "levels": {str(n): name for n, name in level_choices(html_lang())},
         "label": {
             "explanation": _("Explanation"),
             "status": _("Status"),
@@ -173,13 +183,10 @@ def js_strings() -> dict[str, Any]:
 
 
 def _page(template: str, **context: Any) -> str:
-    from flask_babel import get_locale
-
-    locale = str(get_locale())
     return render_template(
         template,
         js_strings=js_strings(),
-        levels=level_choices(locale),
+        levels=level_choices(html_lang()),
         status_labels=status_labels(),
         type_labels=type_labels(),
         **context,
@@ -251,7 +258,8 @@ def release_view(release_id: int):
     release = db.session.get(BankRelease, release_id)
     if release is None:
         abort(404, _("There is no release %(id)s.", id=release_id))
-    return _page("bank/release.html", release=release, users=_user_names())
+    level_name = dict(level_choices(html_lang())).get(release.level, str(release.level))
+    return _page("bank/release.html", release=release, level_name=level_name, users=_user_names())
 
 
 @bp.get("/bank/import")

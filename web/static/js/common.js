@@ -151,6 +151,7 @@ export function statusBadge(status) {
 }
 
 export const typeLabel = (type) => t(`type.${type}`);
+export const levelLabel = (level) => t(`levels.${level}`);
 
 export function fmtDate(iso) {
   if (!iso) return '';
@@ -174,7 +175,8 @@ export function localizeTimes(root = document) {
 }
 
 export function truncate(text, length = 80) {
-  const s = String(text || '').replace(/\s+/g, ' ').trim();
+  // Blank markers of fill-in stems read better as gaps in one-line excerpts.
+  const s = String(text || '').replace(/\{\{\d+\}\}/g, '____').replace(/\s+/g, ' ').trim();
   return s.length > length ? `${s.slice(0, length - 1)}…` : s;
 }
 
@@ -238,14 +240,32 @@ async function fillOccupationSelect(select) {
   select.dataset.value = '';
 }
 
+const refillers = new WeakMap();
+
+/** Refill a knowledge-point select now (after its occupation or level changed in code). */
+export function refreshKnowledgeSelect(select) {
+  const refill = refillers.get(select);
+  return refill ? refill() : Promise.resolve();
+}
+
 async function fillKnowledgeSelect(select) {
   const occSelect = document.getElementById(select.dataset.occupation);
   const levelSelect = document.getElementById(select.dataset.level);
   const leavesOnly = select.dataset.leavesOnly === '1';
   const anyLabel = select.dataset.any || t('any');
+  let generation = 0;
+  // What to choose once the table is in: carried over when a newer refill replaces one that is
+  // still loading. Only a value given by the page (data-value, e.g. a bookmark) is kept when the
+  // table does not know it; a value the user picked for another table is simply dropped.
+  let pending = null;
   const refill = async () => {
-    const wanted = select.dataset.value || select.value;
+    generation += 1;
+    const mine = generation;
+    const given = select.dataset.value;
     select.dataset.value = '';
+    const wanted = given || (pending ? pending.value : select.value);
+    const keepUnknown = given ? true : Boolean(pending && pending.keepUnknown);
+    pending = null;
     const occupation = occSelect ? occSelect.value : '';
     const level = levelSelect ? levelSelect.value : '';
     select.replaceChildren();
@@ -255,12 +275,15 @@ async function fillKnowledgeSelect(select) {
       return;
     }
     select.append(h('option', { value: '' }, anyLabel));
+    pending = { value: wanted, keepUnknown };
     let tree = [];
     try {
       tree = await loadTree(occupation, level);
     } catch (err) {
       showError(err);
     }
+    if (mine !== generation) return; // a newer refill owns the select now
+    pending = null;
     for (const node of flattenTree(tree).values()) {
       const pad = '\u00a0\u00a0'.repeat(node.depth);
       const label = `${pad}${node.code} ${node.name}${node.leaf ? '' : ` ${t('kp_module')}`}`;
@@ -268,13 +291,12 @@ async function fillKnowledgeSelect(select) {
     }
     select.disabled = false;
     if (wanted) select.value = wanted;
-    if (wanted && select.value !== wanted) {
-      // Keep a value the table does not know (e.g. from an old bookmark) visible and chosen.
+    if (wanted && select.value !== wanted && keepUnknown) {
       select.append(h('option', { value: wanted }, wanted));
       select.value = wanted;
     }
-    select.dispatchEvent(new Event('refilled'));
   };
+  refillers.set(select, refill);
   if (occSelect) occSelect.addEventListener('change', refill);
   if (levelSelect) levelSelect.addEventListener('change', refill);
   await refill();

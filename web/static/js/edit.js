@@ -2,8 +2,8 @@
 // to /api/items/<code>/versions. Refusals name a field path; the message appears next to it.
 
 import {
-  api, clearFieldErrors, clearMessages, h, initSelects, say, seg, showError, showFieldError, t,
-  warn,
+  api, clearFieldErrors, clearMessages, h, initSelects, levelLabel, refreshKnowledgeSelect, say,
+  seg, showError, showFieldError, t, warn,
 } from './common.js';
 
 const form = document.getElementById('item-form');
@@ -299,6 +299,9 @@ form.addEventListener('submit', async (event) => {
     showType();
     return;
   }
+  // The form is usable once the newest version and the knowledge table are in.
+  const save = document.getElementById('save');
+  save.disabled = true;
   say(t('loading'));
   try {
     const data = await api('GET', `/api/items/${seg(CODE)}`);
@@ -307,10 +310,11 @@ form.addEventListener('submit', async (event) => {
     kp.dataset.value = data.latest.content.knowledge_point;
     document.getElementById('occupation').value = item.occupation;
     document.getElementById('level').value = String(item.level);
-    document.getElementById('occupation').dispatchEvent(new Event('change'));
     document.getElementById('item-where').textContent = `${t('label.occupation')}: ${item.occupation}`
-      + ` · ${t('label.level')}: ${item.level} · ${t('version_n', { n: data.latest.version })}`;
+      + ` · ${t('label.level')}: ${levelLabel(item.level)} · ${t('version_n', { n: data.latest.version })}`;
     fill(data.latest.content);
+    await refreshKnowledgeSelect(kp);
+    save.disabled = false;
     say('');
   } catch (err) {
     showError(err);

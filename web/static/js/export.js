@@ -10,23 +10,35 @@ const form = document.getElementById('export-form');
 const occupation = document.getElementById('occupation');
 const level = document.getElementById('level');
 const release = document.getElementById('release');
-const status = document.getElementById('status');
+const status = document.getElementById('export-status');
 const format = document.getElementById('format');
 const button = document.getElementById('export-button');
 
+let generation = 0;
+
 async function fillReleases() {
+  generation += 1;
+  const mine = generation;
   const wanted = release.dataset.value || release.value;
-  release.dataset.value = '';
   release.replaceChildren(h('option', { value: '' }, t('latest_versions')));
-  if (!occupation.value || !level.value) return;
+  if (!occupation.value || !level.value) {
+    release.dataset.value = '';
+    syncChoices();
+    return;
+  }
+  release.dataset.value = wanted; // kept while the list loads
   try {
     const { releases } = await api('GET',
       `/api/releases?occupation=${seg(occupation.value)}&level=${seg(level.value)}`);
+    if (mine !== generation) return; // the occupation or level changed meanwhile
+    release.dataset.value = '';
     for (const rel of releases) release.append(h('option', { value: rel.id }, rel.name));
     if (wanted) release.value = wanted;
+    if (release.value !== wanted) release.value = '';
   } catch (err) {
     showError(err);
   }
+  syncChoices();
 }
 
 function syncChoices() {
@@ -89,5 +101,4 @@ release.addEventListener('change', syncChoices);
 (async () => {
   await initSelects(form);
   await fillReleases();
-  syncChoices();
 })();

@@ -2,8 +2,8 @@
 // import_rejected) shows every problem with its place, and says nothing was written.
 
 import {
-  api, clearFieldErrors, clearMessages, fillTable, h, initSelects, say, showError, showFieldError,
-  t, warn,
+  api, clearFieldErrors, clearMessages, fillTable, h, initSelects, levelLabel, say, showError,
+  showFieldError, t, warn,
 } from './common.js';
 
 const form = document.getElementById('import-form');
@@ -17,7 +17,8 @@ function showReport(report) {
   document.getElementById('count-unchanged').textContent = String(report.unchanged);
   document.getElementById('count-kp').textContent = String(report.knowledge_points_saved);
   document.getElementById('result-where').textContent =
-    `${t('label.occupation')}: ${report.occupation} · ${t('label.level')}: ${report.level} · ${report.format}`;
+    `${t('label.occupation')}: ${report.occupation} · ${t('label.level')}: ${levelLabel(report.level)}`
+    + ` · ${report.format}`;
   const query = new URLSearchParams({ occupation: report.occupation, level: String(report.level), status: 'draft' });
   document.getElementById('drafts-link').href = `/bank/items?${query}`;
   result.hidden = false;

@@ -3,7 +3,7 @@
 
 import {
   ROLES, api, clearMessages, fillTable, flattenTree, fmtDate, fmtNumber, h, loadTree, pageData,
-  richText, say, seg, showError, statusBadge, t, typeLabel, warn,
+  levelLabel, richText, say, seg, showError, statusBadge, t, typeLabel, warn,
 } from './common.js';
 
 const root = document.getElementById('item-page');
@@ -144,7 +144,7 @@ function renderVersions() {
 function renderAll() {
   document.getElementById('item-meta').textContent = [
     `${pageText('occupation')}: ${item.occupation}`,
-    `${pageText('level')}: ${item.level}`,
+    `${pageText('level')}: ${levelLabel(item.level)}`,
     `${pageText('latest_version')}: ${item.latest_version}`,
   ].join(' · ');
   const latestText = t('latest');
@@ -237,7 +237,7 @@ async function compare(from, to) {
       h('td', { class: 'before' }, showValue(c.before)),
       h('td', { class: 'after' }, showValue(c.after)))), t('no_changes'));
     diffTable.hidden = false;
-    say(t('diff_caption', { a: data.from, b: data.to }));
+    say('');
   } catch (err) {
     showError(err);
   }

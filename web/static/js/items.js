@@ -84,7 +84,7 @@ function row(item, names) {
   }
   cells.push(
     h('th', { scope: 'row' }, h('a', { href: `/bank/items/${seg(item.item)}` }, item.item)),
-    h('td', {}, typeLabel(item.type)),
+    h('td', { class: 'nowrap' }, typeLabel(item.type)),
     h('td', { class: 'stem', title: item.stem }, truncate(item.stem, 90)),
     h('td', {}, h('code', {}, item.knowledge_point), kp ? ` ${kp.name}` : ''),
     h('td', { class: 'num' }, fmtNumber(item.difficulty)),
@@ -113,7 +113,7 @@ async function load() {
     const [data, names] = await Promise.all([api('GET', `/api/items?${query}`), knowledgeNames(query)]);
     fillTable(table, data.items.map((item) => row(item, names)), t('none_found'));
     caption.textContent = t('found', { n: data.total });
-    say(t('found', { n: data.total }));
+    say('');
     renderPager(data.total, data.page, data.per_page);
     updateBulk();
   } catch (err) {

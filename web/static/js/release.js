@@ -35,7 +35,7 @@ async function showDiff(against) {
       ` ${t('changed_versions', { a: c.from_version, b: c.to_version })}`,
     ]);
     fillList('removed', diff.removed, (code) => itemLink(code));
-    say(diff.against ? t('diff_against', { name: diff.against }) : t('against_none'));
+    say('');
   } catch (err) {
     showError(err);
   }
@@ -64,7 +64,7 @@ async function loadItems() {
     fillTable(table, items.map((item) => h('tr', {},
       h('th', { scope: 'row' }, itemLink(item.item, `?version=${item.version}`)),
       h('td', { class: 'num' }, String(item.version)),
-      h('td', {}, typeLabel(item.type)),
+      h('td', { class: 'nowrap' }, typeLabel(item.type)),
       h('td', { class: 'stem', title: item.stem }, truncate(item.stem, 90)),
       h('td', {}, h('code', {}, item.knowledge_point),
         names.get(item.knowledge_point) ? ` ${names.get(item.knowledge_point).name}` : ''),

@@ -1,8 +1,8 @@
 // Releases: the list (GET /api/releases, filtered by the page URL) and publishing a new one.
 
 import {
-  api, clearFieldErrors, clearMessages, fillTable, fmtDate, h, initSelects, say, seg, showError,
-  showFieldError, t, truncate, warn,
+  api, clearFieldErrors, clearMessages, fillTable, fmtDate, h, initSelects, levelLabel, say, seg,
+  showError, showFieldError, t, truncate, warn,
 } from './common.js';
 
 const table = document.getElementById('releases');
@@ -24,7 +24,7 @@ function row(rel) {
   return h('tr', {},
     h('th', { scope: 'row' }, h('a', { href: `/bank/releases/${seg(rel.id)}` }, rel.name)),
     h('td', {}, rel.occupation),
-    h('td', {}, String(rel.level)),
+    h('td', {}, levelLabel(rel.level)),
     h('td', { class: 'num' }, String(rel.item_count)),
     h('td', {}, fmtDate(rel.created_at)),
     h('td', { title: rel.note }, truncate(rel.note, 60)),

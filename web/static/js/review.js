@@ -38,7 +38,7 @@ function row(entry) {
   const tr = h('tr', {},
     h('th', { scope: 'row' }, h('a', { href: link }, entry.item)),
     h('td', { class: 'num' }, String(entry.version)),
-    h('td', {}, typeLabel(entry.type)),
+    h('td', { class: 'nowrap' }, typeLabel(entry.type)),
     h('td', { class: 'stem', title: entry.stem }, truncate(entry.stem, 90)),
     h('td', {}, h('code', {}, entry.knowledge_point)),
     h('td', {}, fmtDate(entry.created_at)),
@@ -56,7 +56,7 @@ function row(entry) {
     const data = await api('GET', '/api/review-queue');
     fillTable(table, data.items.map(row), t('queue_empty'));
     setCount(data.items.length);
-    say(data.items.length ? t('queue_count', { n: data.items.length }) : t('queue_empty'));
+    say('');
   } catch (err) {
     showError(err);
   } finally {
