@@ -181,171 +181,252 @@ class TestStatistics:
 # internals on prepared data
 
 
+_BLOCK_CELLS = 1 << 20
+
+
 @dataclass
-class _Rest:
-    rest: FloatArray  # rest fraction per cell (0 where invalid)
-    valid: np.ndarray  # cell has a rest score (candidate saw another item)
-    all_valid: bool
-    nv: FloatArray  # (J,)
-    mean_y: FloatArray  # (J,) mean rest over valid cells
-    syy: FloatArray  # (J,) centred sum of squares of rest
-    frac: FloatArray  # item score fraction per cell
+class _Core:
+    """Per-item sums from one blocked pass over the cells (arrays of shape (J,))."""
+
+    n: FloatArray  # responses
+    mean: FloatArray  # mean points
+    sxx: FloatArray  # centred sum of squares of the points (all responses)
+    nv: FloatArray  # responses with a rest score
+    sxxv: FloatArray  # centred sums over responses with a rest score
+    syy: FloatArray
+    sxy: FloatArray
+    mean_y: FloatArray
+    low: FloatArray  # weighted facility sums and weights of the lower / upper groups
+    low_w: FloatArray
+    up: FloatArray
+    up_w: FloatArray
+    partial: FloatArray  # responses scored strictly between 0 and the maximum
+    omitted: FloatArray  # unanswered responses (NaN without option codes)
+    de: FloatArray  # discriminative efficiency
+    cross: FloatArray  # reliability: sum of u_ij * (U_i - u_ij)
+    pairs: FloatArray  # reliability: sum of (L_i - 1)
+    opt: FloatArray | None  # (W, J, K) option sums: count, valid count, rest, fraction, groups
+    omit: FloatArray | None  # (W, J) the same for "not answered"
+    group_tot: FloatArray | None  # (J, G)
 
 
-def _rest(d: Data) -> _Rest:
-    pts_c = d.item_per_cell(d.max_points)
-    den = d.per_cell(d.possible) - pts_c
-    valid = den > 1e-12
-    all_valid = bool(valid.all())
-    rest = d.per_cell(d.total) - d.x
-    if all_valid:
-        rest /= den
-        nv = d.n_item.astype(np.float64)
-    else:
-        den[~valid] = 1.0
-        rest /= den
-        rest[~valid] = 0.0
-        nv = d.item_sum(valid)
-    mean_y = safe_div(d.item_sum(rest), nv)
-    yc = rest - d.item_per_cell(np.nan_to_num(mean_y))
-    if not all_valid:
-        yc *= valid
-    syy = d.item_sum(yc * yc)
-    return _Rest(rest, valid, all_valid, nv, mean_y, syy, d.x / pts_c)
-
-
-def _item_statistics(d: Data, rs: _Rest, disc_fraction: float, guess: FloatArray) -> ItemStatistics:
-    n = d.n_item
-    nf = n.astype(np.float64)
-    mean = safe_div(d.item_sum(d.x), nf)
-    xc = d.x - d.item_per_cell(np.nan_to_num(mean))
-    sxx = d.item_sum(xc * xc)
-    sd = np.sqrt(safe_div(sxx, nf - 1))
-    facility = mean / d.max_points
-
-    # item-rest correlation over valid cells
-    if rs.all_valid:
-        xcv = xc
-        sxxv = sxx
-    else:
-        mxv = safe_div(d.item_sum(d.x * rs.valid), rs.nv)
-        xcv = (d.x - d.item_per_cell(np.nan_to_num(mxv))) * rs.valid
-        sxxv = d.item_sum(xcv * xcv)
-    yc = rs.rest - d.item_per_cell(np.nan_to_num(rs.mean_y))
-    if not rs.all_valid:
-        yc *= rs.valid
-    sxy = d.item_sum(xcv * yc)
-    r_ir = pearson_from_sums(rs.nv, sxy, sxxv, rs.syy)
-
-    # upper-lower discrimination index on global rank groups of the score fraction
-    w = rank_group_weights(d.fraction, (0.0, disc_fraction, 1.0 - disc_fraction, 1.0))
-    wl, wu = d.per_cell(np.ascontiguousarray(w[:, 0])), d.per_cell(np.ascontiguousarray(w[:, 2]))
-    f_low = safe_div(d.item_sum(wl * rs.frac), d.item_sum(wl))
-    f_up = safe_div(d.item_sum(wu * rs.frac), d.item_sum(wu))
-
-    dichotomous = _dichotomous(d)
-
-    de = _discriminative_efficiency(d, rs, dichotomous)
-    omit = safe_div(d.item_sum(d.mask == 0), nf) if d.mask is not None else np.full(d.j, np.nan)
-    return ItemStatistics(
-        n=frozen(n),
-        mean=frozen(mean),
-        sd=frozen(sd),
-        facility=frozen(facility),
-        item_rest_r=frozen(r_ir),
-        discrimination_index=frozen(f_up - f_low),
-        facility_upper=frozen(f_up),
-        facility_lower=frozen(f_low),
-        discriminative_efficiency=frozen(de),
-        guess_score=frozen(np.asarray(guess, dtype=np.float64)),
-        omit_rate=frozen(omit),
-        dichotomous=frozen(dichotomous),
-    )
-
-
-def _discriminative_efficiency(d: Data, rs: _Rest, dichotomous: np.ndarray) -> FloatArray:
-    """cov(f, y) / cov_max(f, y), where cov_max pairs the sorted f with the sorted y."""
-    out = np.full(d.j, np.nan)
-    for j in range(d.j):
-        seg = slice(d.starts[j], d.starts[j + 1])
-        f = rs.frac[seg]
-        y = rs.rest[seg]
-        if not rs.all_valid:
-            v = rs.valid[seg]
-            f, y = f[v], y[v]
-        nv = f.size
-        if nv < 2:
-            continue
-        mf, my = f.mean(), y.mean()
-        num = float(np.dot(f, y)) - nv * mf * my
-        if dichotomous[j]:
-            n1 = int(np.count_nonzero(f))
-            if n1 == 0 or n1 == nv:
-                continue
-            top = float(np.partition(y, nv - n1)[nv - n1 :].sum())
-            den = top - nv * mf * my
-        else:
-            den = float(np.dot(np.sort(f), np.sort(y))) - nv * mf * my
-        if den > 1e-12 * max(1.0, abs(num)):
-            out[j] = num / den
+def _blocks(counts: IntArray) -> list[tuple[int, int]]:
+    """Consecutive item ranges holding about _BLOCK_CELLS cells each (at least one item)."""
+    out = []
+    j0, total = 0, 0
+    for j, cnt in enumerate(counts.tolist()):
+        if j > j0 and total + cnt > _BLOCK_CELLS:
+            out.append((j0, j))
+            j0, total = j, 0
+        total += cnt
+    if counts.size:
+        out.append((j0, counts.size))
     return out
 
 
-def _option_statistics(d: Data, rs: _Rest, edges: tuple[float, ...]) -> OptionStatistics:
-    assert d.mask is not None and d.key_mask is not None
-    k_max = int(d.n_options.max()) if d.j else 0
-    k_max = max(k_max, 1)
-    groups = rank_group_weights(d.fraction, edges)
-    n_groups = groups.shape[1]
-    frac_total = d.per_cell(d.fraction)
-    group_cells = [d.per_cell(np.ascontiguousarray(groups[:, g])) for g in range(n_groups)]
-    weights: list[np.ndarray | None] = [
-        None,
-        rs.valid if not rs.all_valid else None,
-        rs.rest,
-        frac_total,
-        *group_cells,
-    ]
-    n_w = len(weights)
-    patterns = 1 << k_max
-    opt = np.zeros((n_w, d.j, k_max))
-    omit = np.zeros((n_w, d.j))
-    if d.j * patterns <= 1 << 22:
-        idx = d.c * patterns + d.mask
+def _core(d: Data, disc_fraction: float, edges: tuple[float, ...] | None) -> _Core:
+    j_all = d.j
+    counts = d.n_item
+    n = counts.astype(np.float64)
+    mean = safe_div(d.item_sum(d.x), n)
+    mean0 = np.nan_to_num(mean)
+    # per-candidate inputs of the pass
+    total, possible = d.total, d.possible
+    u_sum = total - (mean0.sum() if d.complete else d.cand_sum(d.item(mean0)))  # U_i
+    l_minus_1 = (d.n_seen - 1).astype(np.float64)
+    w = rank_group_weights(d.fraction, (0.0, disc_fraction, 1.0 - disc_fraction, 1.0))
+    w_low, w_up = np.ascontiguousarray(w[:, 0]), np.ascontiguousarray(w[:, 2])
+    with_options = edges is not None and d.mask is not None
+    if with_options:
+        assert edges is not None
+        groups = rank_group_weights(d.fraction, edges)
+        cand_w = [d.fraction, *(np.ascontiguousarray(groups[:, g]) for g in range(groups.shape[1]))]
+        k_max = max(int(d.n_options.max()), 1)
+        patterns = 1 << k_max
         bits = ((np.arange(patterns)[:, None] >> np.arange(k_max)) & 1).astype(np.float64)
-        for i, w in enumerate(weights):
-            if i == 1 and w is None:
-                opt[1], omit[1] = opt[0], omit[0]
-                continue
-            table = np.bincount(idx, weights=w, minlength=d.j * patterns).reshape(d.j, patterns)
-            opt[i] = table @ bits
-            omit[i] = table[:, 0]
-    else:  # many options: one pass per option bit
-        for o in range(k_max):
-            chosen = ((d.mask >> o) & 1).astype(bool)
-            for i, w in enumerate(weights):
-                opt[i, :, o] = d.item_sum(chosen if w is None else chosen * w)
-        none = d.mask == 0
-        for i, w in enumerate(weights):
-            omit[i] = d.item_sum(none if w is None else none * w)
+        n_w = 3 + len(cand_w)
+        opt = np.zeros((n_w, j_all, k_max))
+        omit = np.zeros((n_w, j_all))
+        group_tot = np.zeros((j_all, len(cand_w) - 1))
 
-    n_item = d.n_item.astype(np.float64)
-    group_tot = np.stack([d.item_sum(g) for g in group_cells], axis=1)
+    names = ("nv", "sxx", "sxxv", "syy", "sxy", "sy", "low", "low_w", "up", "up_w", "partial",
+             "omitted", "cross", "pairs", "de")  # fmt: skip
+    acc = {k: np.zeros(j_all) for k in names}
+    acc["de"][:] = np.nan
+    if d.mask is None:
+        acc["omitted"][:] = np.nan
+    tiled: dict[int, np.ndarray] = {}
+    for j0, j1 in _blocks(counts):
+        cnt = counts[j0:j1]
+        s0, s1 = int(d.starts[j0]), int(d.starts[j1])
+        if s1 == s0:
+            continue
+        if d.complete:
+            x = d.x[j0:j1].ravel()
+            m_cells = d.mask[j0:j1].ravel() if d.mask is not None else None
+            if j1 - j0 not in tiled:
+                tiled[j1 - j0] = np.tile(np.arange(d.n, dtype=np.intp), j1 - j0)
+            rows = tiled[j1 - j0]
+        else:
+            x = d.x[s0:s1]
+            m_cells = d.mask[s0:s1] if d.mask is not None else None
+            assert d.rows is not None
+            rows = d.rows[s0:s1]
+        offsets = np.concatenate(([0], np.cumsum(cnt)))
+        idx = np.minimum(offsets[:-1], s1 - s0 - 1)
+        empty = cnt == 0
+        local = np.repeat(np.arange(j1 - j0), cnt)
+
+        def rsum(a: np.ndarray, idx: np.ndarray = idx, empty: np.ndarray = empty) -> FloatArray:
+            out = np.add.reduceat(a, idx, dtype=np.float64)
+            out[empty] = 0.0
+            return out
+
+        pts = d.max_points[j0:j1][local]
+        den = np.take(possible, rows) - pts
+        valid = den > 1e-12
+        all_valid = bool(valid.all())
+        rest = np.take(total, rows) - x
+        if all_valid:
+            rest /= den
+            nv = cnt.astype(np.float64)
+        else:
+            rest /= np.where(valid, den, 1.0)
+            rest[~valid] = 0.0
+            nv = rsum(valid)
+        frac = x / pts
+        sy = rsum(rest)
+        yc = rest - np.nan_to_num(safe_div(sy, nv))[local]
+        if not all_valid:
+            yc *= valid
+        xc = x - mean0[j0:j1][local]
+        sxx = rsum(xc * xc)
+        if all_valid:
+            xcv, sxxv = xc, sxx
+        else:
+            xcv = (x - np.nan_to_num(safe_div(rsum(x * valid), nv))[local]) * valid
+            sxxv = rsum(xcv * xcv)
+        blk = slice(j0, j1)
+        acc["nv"][blk] = nv
+        acc["sy"][blk] = sy
+        acc["sxx"][blk] = sxx
+        acc["sxxv"][blk] = sxxv
+        acc["syy"][blk] = rsum(yc * yc)
+        acc["sxy"][blk] = rsum(xcv * yc)
+        wl = np.take(w_low, rows)
+        wu = np.take(w_up, rows)
+        acc["low"][blk] = rsum(wl * frac)
+        acc["low_w"][blk] = rsum(wl)
+        acc["up"][blk] = rsum(wu * frac)
+        acc["up_w"][blk] = rsum(wu)
+        acc["partial"][blk] = rsum((x != 0) & (x != pts))
+        acc["cross"][blk] = rsum(xc * (np.take(u_sum, rows) - xc))
+        acc["pairs"][blk] = rsum(np.take(l_minus_1, rows))
+        if m_cells is not None:
+            acc["omitted"][blk] = rsum(m_cells == 0)
+        if with_options:
+            cw_cells = [np.take(v, rows) for v in cand_w]
+        for jj in range(j0, j1):
+            a, b = offsets[jj - j0], offsets[jj - j0 + 1]
+            if b == a:
+                continue
+            f_j, y_j = frac[a:b], rest[a:b]
+            if not all_valid:
+                v_j = valid[a:b]
+                f_j, y_j = f_j[v_j], y_j[v_j]
+            acc["de"][jj] = _de(f_j, y_j, acc["partial"][jj] == 0)
+            if with_options:
+                assert m_cells is not None
+                weights = [None, None if all_valid else valid[a:b].astype(np.float64), rest[a:b]]
+                weights += [cw[a:b] for cw in cw_cells]
+                group_tot[jj] = [float(g.sum()) for g in weights[4:]]  # type: ignore[union-attr]
+                m_j = m_cells[a:b]
+                table = np.empty((n_w, patterns))
+                for i, wt in enumerate(weights):
+                    table[i] = table[0] if i == 1 and wt is None else np.bincount(m_j, wt, patterns)
+                opt[:, jj, :] = np.einsum("wp,pk->wk", table, bits)
+                omit[:, jj] = table[:, 0]
+    return _Core(
+        n=n,
+        mean=mean,
+        sxx=acc["sxx"],
+        nv=acc["nv"],
+        sxxv=acc["sxxv"],
+        syy=acc["syy"],
+        sxy=acc["sxy"],
+        mean_y=safe_div(acc["sy"], acc["nv"]),
+        low=acc["low"],
+        low_w=acc["low_w"],
+        up=acc["up"],
+        up_w=acc["up_w"],
+        partial=acc["partial"],
+        omitted=acc["omitted"],
+        de=acc["de"],
+        cross=acc["cross"],
+        pairs=acc["pairs"],
+        opt=opt if with_options else None,
+        omit=omit if with_options else None,
+        group_tot=group_tot if with_options else None,
+    )
+
+
+def _de(f: FloatArray, y: FloatArray, dichotomous: bool) -> float:
+    """Discriminative efficiency: cov(f, y) / cov_max, cov_max pairing sorted f and sorted y."""
+    nv = f.size
+    if nv < 2:
+        return float("nan")
+    mf, my = f.mean(), y.mean()
+    # plain reductions, not np.dot: a multithreaded BLAS call between single-threaded numpy
+    # work costs more than it saves at these sizes
+    num = float(np.add.reduce(f * y)) - nv * mf * my
+    if dichotomous:
+        n1 = int(np.count_nonzero(f))
+        if n1 == 0 or n1 == nv:
+            return float("nan")
+        den = float(np.partition(y, nv - n1)[nv - n1 :].sum()) - nv * mf * my
+    else:
+        den = float(np.add.reduce(np.sort(f) * np.sort(y))) - nv * mf * my
+    return num / den if den > 1e-12 * max(1.0, abs(num)) else float("nan")
+
+
+def _item_statistics(d: Data, core: _Core, guess: FloatArray) -> ItemStatistics:
+    f_low = safe_div(core.low, core.low_w)
+    f_up = safe_div(core.up, core.up_w)
+    return ItemStatistics(
+        n=frozen(d.n_item.copy()),
+        mean=frozen(core.mean),
+        sd=frozen(np.sqrt(safe_div(core.sxx, core.n - 1))),
+        facility=frozen(core.mean / d.max_points),
+        item_rest_r=frozen(pearson_from_sums(core.nv, core.sxy, core.sxxv, core.syy)),
+        discrimination_index=frozen(f_up - f_low),
+        facility_upper=frozen(f_up),
+        facility_lower=frozen(f_low),
+        discriminative_efficiency=frozen(core.de),
+        guess_score=frozen(np.asarray(guess, dtype=np.float64)),
+        omit_rate=frozen(safe_div(core.omitted, core.n)),
+        dichotomous=frozen(core.partial == 0),
+    )
+
+
+def _option_statistics(d: Data, core: _Core, edges: tuple[float, ...]) -> OptionStatistics:
+    assert d.key_mask is not None and core.opt is not None and core.omit is not None
+    assert core.group_tot is not None
+    opt, omit, group_tot = core.opt, core.omit, core.group_tot
+    k_max = opt.shape[2]
 
     def rest_corr(cnt_v: FloatArray, sum_rest: FloatArray, nv: FloatArray) -> FloatArray:
         p = safe_div(cnt_v, nv)
-        my = rs.mean_y.reshape(nv.shape)
-        var_y = safe_div(rs.syy, rs.nv).reshape(nv.shape)
+        my = core.mean_y.reshape(nv.shape)
+        var_y = safe_div(core.syy, core.nv).reshape(nv.shape)
         with np.errstate(invalid="ignore", divide="ignore"):
             cov = safe_div(sum_rest, nv) - p * my
             den = np.sqrt(p * (1 - p) * var_y)
             r = np.where(den > 1e-300, cov / den, np.nan)
         return np.clip(r, -1.0, 1.0)
 
-    nv2 = rs.nv[:, None]
-    proportion = safe_div(opt[0], n_item[:, None])
+    proportion = safe_div(opt[0], core.n[:, None])
     by_group = safe_div(np.moveaxis(opt[4:], 0, -1), group_tot[:, None, :])
-    rest_r = rest_corr(opt[1], opt[2], nv2)
+    rest_r = rest_corr(opt[1], opt[2], core.nv[:, None])
     mean_total = safe_div(opt[3], opt[0])
     valid_opt = np.arange(k_max)[None, :] < d.n_options[:, None]
     proportion[~valid_opt] = np.nan
@@ -354,9 +435,9 @@ def _option_statistics(d: Data, rs: _Rest, edges: tuple[float, ...]) -> OptionSt
     mean_total[~valid_opt] = np.nan
     is_key = ((d.key_mask[:, None] >> np.arange(k_max)[None, :]) & 1).astype(bool) & valid_opt
     has_opt = d.n_options > 0
-    om_p = np.where(has_opt, safe_div(omit[0], n_item), np.nan)
+    om_p = np.where(has_opt, safe_div(omit[0], core.n), np.nan)
     om_g = np.where(has_opt[:, None], safe_div(np.moveaxis(omit[4:], 0, -1), group_tot), np.nan)
-    om_r = np.where(has_opt, rest_corr(omit[1], omit[2], rs.nv), np.nan)
+    om_r = np.where(has_opt, rest_corr(omit[1], omit[2], core.nv), np.nan)
     om_m = np.where(has_opt, safe_div(omit[3], omit[0]), np.nan)
     return OptionStatistics(
         n_options=frozen(d.n_options.copy()),
@@ -373,18 +454,13 @@ def _option_statistics(d: Data, rs: _Rest, edges: tuple[float, ...]) -> OptionSt
     )
 
 
-def _reliability(d: Data, dichotomous: np.ndarray) -> Reliability:
-    nf = d.n_item.astype(np.float64)
-    mean = safe_div(d.item_sum(d.x), nf)
-    y = d.x - d.item_per_cell(np.nan_to_num(mean))
-    y2 = y * y
-    ss_item = d.item_sum(y2)  # per-item centred sum of squares
-    cand = d.cand_sum(y)  # per-candidate sum of centred scores
-    cross = d.item_sum(y * (d.per_cell(cand) - y))  # P_j: cross products with the other items seen
-    pairs = d.item_sum(d.per_cell(d.n_seen - 1))  # Q_j: ordered pairs
-    n_cells = float(d.r.size)
+def _reliability(d: Data, core: _Core) -> Reliability:
+    nf = core.n
+    ss_item = core.sxx  # per-item centred sum of squares
+    cross, pairs = core.cross, core.pairs
+    n_cells = float(nf.sum())
     n_cand = float(np.count_nonzero(d.n_seen))
-    l_bar = n_cells / n_cand if n_cand else np.nan
+    l_bar = n_cells / n_cand if n_cand else float("nan")
 
     def alpha(v_num: float, v_den: float, c_num: float, c_den: float, length: float) -> float:
         if v_den <= 0 or c_den <= 0 or not length > 1:
@@ -407,6 +483,7 @@ def _reliability(d: Data, dichotomous: np.ndarray) -> Reliability:
             for j in range(d.j)
         ]
     )
+    dichotomous = core.partial == 0
     equal_points = bool(np.all(d.max_points == d.max_points[0]))
     kind: Literal["KR-20", "alpha"] = (
         "KR-20" if bool(dichotomous.all()) and equal_points else "alpha"
@@ -430,17 +507,12 @@ def _candidate_scores(
     return 100.0 * d.fraction, "percent", (0.0, 100.0)
 
 
-def _test_statistics(d: Data, dichotomous: np.ndarray, bins: int) -> TestStatistics:
-    rel = _reliability(d, dichotomous)
+def _test_statistics(d: Data, core: _Core, bins: int) -> TestStatistics:
+    rel = _reliability(d, core)
     values, unit, rng = _candidate_scores(d)
     dist = score_distribution(values, bins=bins, range=rng, unit=unit)
     sem = dist.sd * np.sqrt(1.0 - rel.alpha) if rel.alpha <= 1 else float("nan")
     return TestStatistics(reliability=rel, distribution=dist, sem=float(sem))
-
-
-def _dichotomous(d: Data) -> np.ndarray:
-    partial = (d.x != 0) & (d.x != d.item_per_cell(d.max_points))
-    return d.item_sum(partial) == 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,7 +558,7 @@ def item_statistics(
     guess = guess_scores(n_options if n_options is not None else np.zeros(d.j, int), multi)
     if guess.shape != (d.j,):
         raise ValueError(f"n_options has shape {guess.shape}, expected ({d.j},)")
-    return _item_statistics(d, _rest(d), discrimination_fraction, guess)
+    return _item_statistics(d, _core(d, discrimination_fraction, None), guess)
 
 
 def option_statistics(
@@ -538,7 +610,7 @@ def option_statistics(
         max_points=max_points,
         seen=seen,
     )
-    return _option_statistics(d, _rest(d), edges)
+    return _option_statistics(d, _core(d, 0.27, edges), edges)
 
 
 def reliability(
@@ -571,7 +643,7 @@ def reliability(
     (0.4615, 'KR-20')
     """
     d = prepare(scores=scores, max_points=max_points, seen=seen)
-    return _reliability(d, _dichotomous(d))
+    return _reliability(d, _core(d, 0.27, None))
 
 
 def score_distribution(
@@ -681,7 +753,7 @@ def test_statistics(
     ('points', 1.6, 0.837)
     """
     d = prepare(scores=scores, max_points=max_points, seen=seen)
-    return _test_statistics(d, _dichotomous(d), bins)
+    return _test_statistics(d, _core(d, 0.27, None), bins)
 
 
 test_statistics.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

@@ -226,7 +226,7 @@ def load_key_csv(path: str | os.PathLike[str]) -> KeyTable:
         )
         is_multi = typ == "multiple"
         try:
-            code = letters_to_code(key, multi=is_multi)
+            code = letters_to_code(key, multi=is_multi, true_false=typ == "true_false")
         except ValueError as exc:
             raise ValueError(f"{where}: item {item!r}: {exc}") from None
         pts_text = cell(row, "points")
@@ -243,8 +243,6 @@ def load_key_csv(path: str | os.PathLike[str]) -> KeyTable:
                 )
             k = int(kf)
         if typ == "true_false":
-            if key not in ("T", "F", "A", "B"):
-                raise ValueError(f"{where}: true/false item {item!r} needs key T or F, got {key!r}")
             k = 2
         highest = code.bit_length() - 1 if is_multi else code
         if k and highest >= k:
@@ -317,13 +315,10 @@ def encode_responses(
                 codes[v_i] = -2
                 continue
             try:
-                codes[v_i] = letters_to_code(v, multi=multi)
+                codes[v_i] = letters_to_code(v, multi=multi, true_false=bool(key.true_false[jj]))
             except ValueError as exc:
                 who = responses.candidate_ids[int(np.flatnonzero(inverse == v_i)[0])]
                 raise ValueError(f"candidate {who!r}, item {item!r}: {exc}") from None
-            if key.true_false[jj] and v not in ("T", "F", "A", "B", ""):
-                who = responses.candidate_ids[int(np.flatnonzero(inverse == v_i)[0])]
-                raise ValueError(f"candidate {who!r}, item {item!r}: true/false answer {v!r}")
         cc = codes[inverse.ravel()]
         seen[:, jj] = cc != -2
         cc[cc == -2] = -1
@@ -337,7 +332,7 @@ def encode_responses(
             bad = int(np.flatnonzero((cc >> n_opt[jj]) > 0 if multi else cc >= n_opt[jj])[0])
             raise ValueError(
                 f"candidate {responses.candidate_ids[bad]!r}, item {item!r}: answer "
-                f"{responses.answers[bad, pos[item]]!r} is beyond the item's {n_opt[jj]} options"
+                f"{str(responses.answers[bad, pos[item]])!r} is beyond the item's {n_opt[jj]} options"
             )
     return choices, seen, n_opt
 
@@ -395,7 +390,18 @@ def run_analysis(
         options=options,
     )
     out = report.to_dict(item_ids=key.item_ids, candidate_ids=responses.candidate_ids)
-    for item, letters in zip(out["items"], key.key_letters, strict=True):
+    tf_label = {"A": "T", "B": "F"}
+    for item, letters, tf in zip(out["items"], key.key_letters, key.true_false, strict=True):
         item["key"] = letters
+        if tf:
+            for opt in item.get("options", []):
+                opt["label"] = tf_label[opt["label"]]
+            for flag in item["flags"]:
+                if flag["option"] is not None:
+                    flag["option"] = tf_label[flag["option"]]
+    tf_items = {it for it, tf in zip(key.item_ids, key.true_false, strict=True) if tf}
+    for flag in out["flags"]:
+        if flag["item"] in tf_items and flag["option"] is not None:
+            flag["option"] = tf_label[flag["option"]]
     out["source"] = {"responses": Path(responses_path).name, "key": Path(key_path).name}
     return out

@@ -21,8 +21,8 @@ __all__ = ["FlagReason", "FlagThresholds", "ItemFlag", "flag_items"]
 class FlagReason(StrEnum):
     """Why an item was flagged."""
 
-    #: A distractor correlates with the rest score more than the key does, or the key's
-    #: correlation (item-rest for single-answer items) is negative.
+    #: A distractor correlates with the rest score more than the key does (``option`` names
+    #: that distractor), or the key's correlation with the rest score is negative.
     POSSIBLE_KEY_ERROR = "possible_key_error"
     #: Item-rest correlation below ``FlagThresholds.low_discrimination``.
     LOW_DISCRIMINATION = "low_discrimination"
@@ -195,24 +195,18 @@ def _key_checks(
     is_key = options.is_key[j, :k]
     flags: list[ItemFlag] = []
     if not multi:
-        key_r = float(rr[is_key][0]) if is_key.any() else float("nan")
-        if _finite(r_item) and r_item < 0:
-            flags.append(
-                ItemFlag(
-                    j, FlagReason.POSSIBLE_KEY_ERROR, r_item, 0.0, int(np.flatnonzero(is_key)[0])
-                )
-            )
-            return flags
-        if not _finite(key_r):
-            return flags
+        key_o = int(np.flatnonzero(is_key)[0]) if is_key.any() else None
+        key_r = float(rr[key_o]) if key_o is not None else float("nan")
         best, best_o = -np.inf, None
         for o in range(k):
             if not is_key[o] and _finite(rr[o]) and rr[o] > best:
                 best, best_o = float(rr[o]), o
-        if best_o is not None and best > key_r + t.key_error_margin:
+        if best_o is not None and _finite(key_r) and best > key_r + t.key_error_margin:
             flags.append(
                 ItemFlag(j, FlagReason.POSSIBLE_KEY_ERROR, best, key_r + t.key_error_margin, best_o)
             )
+        elif _finite(r_item) and r_item < 0:
+            flags.append(ItemFlag(j, FlagReason.POSSIBLE_KEY_ERROR, r_item, 0.0, key_o))
         return flags
     key_rs = [(float(rr[o]), o) for o in range(k) if is_key[o] and _finite(rr[o])]
     if not key_rs:

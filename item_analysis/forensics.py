@@ -173,7 +173,7 @@ def _categories(d: Data) -> _Cat:
     order = np.argsort(d.r, kind="stable")
     r = d.r[order]
     c = d.c[order]
-    mask = d.mask[order]
+    mask = d.flat(d.mask)[order]
     key = c.astype(np.int64) * (1 << 17) + mask
     uniq, col = np.unique(key, return_inverse=True)
     offsets = np.zeros(d.n + 1, dtype=np.intp)

@@ -136,12 +136,13 @@ def _log_post(
     return ll
 
 
-def _normalise(ll: FloatArray) -> tuple[FloatArray, float]:
+def _normalise(ll: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Posterior weights per row and the log of each row's normalising constant."""
     mx = ll.max(axis=1, keepdims=True)
     post = np.exp(ll - mx)
     tot = post.sum(axis=1, keepdims=True)
     post /= tot
-    return post, float((np.log(tot) + mx).sum())
+    return post, (np.log(tot) + mx)[:, 0]
 
 
 def _m_step_2pl(a: FloatArray, d: FloatArray, n: FloatArray, r: FloatArray, z: FloatArray) -> None:
@@ -240,7 +241,7 @@ def fit_irt(
     if not (tol > 0):
         raise ValueError(f"tol must be positive, got {tol!r}")
     x_all, s_all = _binary(scores, seen, max_points)
-    n_cand, n_items = x_all.shape
+    n_items = x_all.shape[1]
     z, w = quadrature(n_quad, bound)
     logw = np.log(w)
 
@@ -256,18 +257,34 @@ def fit_irt(
     p0 = r_j[cal] / n_j[cal]
     d = np.log(p0 / (1 - p0)) * np.sqrt(1 + np.pi / 8)
     a = np.ones(1) if model == "rasch" else np.ones(d.size)
+    # Rasch with complete data: the posterior depends on the raw score only (sufficiency), so
+    # the E-step runs on the J + 1 possible scores instead of the N candidates.
+    collapsed = model == "rasch" and s is None
+    if collapsed:
+        raw = np.rint(x.sum(axis=1)).astype(np.intp)
+        score_vals = np.arange(d.size + 1, dtype=np.float64)
+        score_n = np.bincount(raw, minlength=d.size + 1).astype(np.float64)
+        by_score = np.zeros((d.size + 1, d.size))
+        np.add.at(by_score, raw, x)
+        by_score = by_score.T  # (J, S): right answers per item among candidates with score s
+        col_tot = x.sum(axis=0)
     converged = False
     n_iter = 0
-    loglik = float("nan")
-    post = np.full((n_cand, z.size), 1.0 / z.size)
     for _ in range(max_iter):
         n_iter += 1
         slopes = np.full(d.size, a[0]) if model == "rasch" else a
         eta = slopes[:, None] * z[None, :] + d[:, None]
         sp = np.logaddexp(0.0, eta)
-        post, loglik = _normalise(_log_post(x @ slopes, x @ d, s, sp, z, logw))
-        r = x.T @ post
-        n = np.broadcast_to(post.sum(axis=0), r.shape) if s is None else s.T @ post
+        if collapsed:
+            post_s, _ = _normalise(
+                _log_post(score_vals * a[0], np.zeros(score_vals.size), None, sp, z, logw)
+            )
+            r = by_score @ post_s
+            n = np.broadcast_to(score_n @ post_s, r.shape)
+        else:
+            post, _ = _normalise(_log_post(x @ slopes, x @ d, s, sp, z, logw))
+            r = x.T @ post
+            n = np.broadcast_to(post.sum(axis=0), r.shape) if s is None else s.T @ post
         a_old, d_old = a.copy(), d.copy()
         if model == "rasch":
             _m_step_rasch(a, d, n, r, z)
@@ -280,9 +297,20 @@ def fit_irt(
 
     slopes = np.full(d.size, a[0]) if model == "rasch" else a
     eta = slopes[:, None] * z[None, :] + d[:, None]
-    post, loglik = _normalise(_log_post(x @ slopes, x @ d, s, np.logaddexp(0.0, eta), z, logw))
-    ez = post @ z
-    sez = np.sqrt(np.maximum(post @ (z * z) - ez * ez, 0.0))
+    sp = np.logaddexp(0.0, eta)
+    if collapsed:
+        post_s, lse = _normalise(
+            _log_post(score_vals * a[0], np.zeros(score_vals.size), None, sp, z, logw)
+        )
+        loglik = float(score_n @ lse + col_tot @ d)
+        ez_s = post_s @ z
+        sez_s = np.sqrt(np.maximum(post_s @ (z * z) - ez_s * ez_s, 0.0))
+        ez, sez = ez_s[raw], sez_s[raw]
+    else:
+        post, lse = _normalise(_log_post(x @ slopes, x @ d, s, sp, z, logw))
+        loglik = float(lse.sum())
+        ez = post @ z
+        sez = np.sqrt(np.maximum(post @ (z * z) - ez * ez, 0.0))
 
     disc = np.full(n_items, np.nan)
     diff = np.full(n_items, np.nan)

@@ -17,9 +17,9 @@ from .classical import (
     OptionStatistics,
     TestStatistics,
     _candidate_scores,
+    _core,
     _item_statistics,
     _option_statistics,
-    _rest,
     _test_statistics,
 )
 from .flags import FlagThresholds, ItemFlag, flag_items
@@ -147,6 +147,13 @@ class Report:
         Returns
         -------
         dict
+
+        Examples
+        --------
+        >>> rep = analyze(choices=[[0, 1], [0, 0], [1, 1]], keys=[0, 1], n_options=2)
+        >>> out = rep.to_dict(item_ids=["Q1", "Q2"], candidate_ids=["a", "b", "c"])
+        >>> out["items"][0]["id"], out["items"][0]["facility"], out["candidates"][1]
+        ('Q1', 0.6666666666666666, {'id': 'b', 'score': 1.0, 'unit': 'points'})
         """
         return _report_dict(self, item_ids, candidate_ids, include_candidates)
 
@@ -229,11 +236,11 @@ def analyze(
         max_points=max_points,
         seen=seen,
     )
-    rs = _rest(d)
+    core = _core(d, opts.discrimination_fraction, opts.score_groups if d.mask is not None else None)
     guess = guess_scores(d.n_options, d.multi)
-    items = _item_statistics(d, rs, opts.discrimination_fraction, guess)
-    opt_stats = _option_statistics(d, rs, opts.score_groups) if d.mask is not None else None
-    test = _test_statistics(d, items.dichotomous, opts.histogram_bins)
+    items = _item_statistics(d, core, guess)
+    opt_stats = _option_statistics(d, core, opts.score_groups) if d.mask is not None else None
+    test = _test_statistics(d, core, opts.histogram_bins)
     flags = flag_items(
         items,
         options=opt_stats,

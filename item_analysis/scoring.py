@@ -30,16 +30,17 @@ __all__ = [
 MAX_OPTIONS = 16
 
 
-def letters_to_code(letters: str, *, multi: bool) -> int:
+def letters_to_code(letters: str, *, multi: bool, true_false: bool = False) -> int:
     """Convert option letters to an option code.
 
     Parameters
     ----------
     letters : str
-        Chosen option letters, e.g. ``"B"`` or ``"ACD"``; ``""`` means no answer. ``T``/``F``
-        are accepted for true/false items and mean options 0 and 1.
+        Chosen option letters, e.g. ``"B"`` or ``"ACD"``; ``""`` means no answer.
     multi : bool
         Whether the item is multiple-response (bit-mask codes).
+    true_false : bool
+        True/false item: ``T`` (or ``A``) is option 0 and ``F`` (or ``B``) option 1.
 
     Returns
     -------
@@ -54,12 +55,14 @@ def letters_to_code(letters: str, *, multi: bool) -> int:
     s = "".join(ch for ch in letters.upper() if not ch.isspace() and ch not in ",;/|")
     if not s:
         return -1
-    if s in ("T", "F"):
-        idx = [0 if s == "T" else 1]
+    if true_false:
+        if s not in ("T", "F", "A", "B"):
+            raise ValueError(f"true/false answer must be T or F, got {letters!r}")
+        return 0 if s in ("T", "A") else 1
     else:
         bad = [ch for ch in s if not ("A" <= ch <= "Z")]
         if bad:
-            raise ValueError(f"option letters must be A-Z or T/F, got {letters!r}")
+            raise ValueError(f"option letters must be A-Z, got {letters!r}")
         idx = sorted({ord(ch) - ord("A") for ch in s})
     if max(idx) >= MAX_OPTIONS:
         raise ValueError(f"option letter out of range in {letters!r} (max {MAX_OPTIONS} options)")
