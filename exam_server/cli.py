@@ -301,7 +301,7 @@ def demo_command(host: str, port: int, setup_only: bool) -> None:
         click.echo(f"  {name:10} {password:14} {', '.join(roles)}")
     if setup_only:
         return
-    serve(current_app, host, port)
+    serve(current_app._get_current_object(), host, port)
 
 
 def serve(app, host: str, port: int) -> None:
@@ -322,7 +322,7 @@ def serve(app, host: str, port: int) -> None:
 @with_appcontext
 def serve_command(host: str, port: int) -> None:
     """Run the server in this process (production: gunicorn, see docs/operations.md)."""
-    serve(current_app, host, port)
+    serve(current_app._get_current_object(), host, port)
 
 
 @main.command("config")
