@@ -268,3 +268,43 @@ def test_every_bank_change_is_audited(app, api_as, session):
     assert approve_ev["actor"] == "reviewer" and approve_ev["reason"] == "ok"
     assert sup.get("/api/audit/verify").get_json()["ok"] is True
     assert ed.get("/api/audit").status_code == 403
+
+
+def test_image_assets_in_stems(app, api_as):
+    import hashlib
+    import io
+
+    ed = api_as("editor")
+    setup_bank(ed)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    resp = ed.post(
+        "/api/assets",
+        data={"file": (io.BytesIO(png), "circuit.png")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 201
+    body = resp.get_json()
+    assert body["sha256"] == hashlib.sha256(png).hexdigest()
+    got = ed.get(body["src"])
+    assert got.status_code == 200 and got.data == png and got.mimetype == "image/png"
+    stem = f'<p>图示电路中的电流是多少？</p><img src="{body["src"]}" alt="电路图">'
+    v = add_item(ed, "IMG-1", stem=stem)
+    assert body["src"] in v["content"]["stem"]
+    # Images from elsewhere, and files that are not images, are refused.
+    resp = ed.post(
+        "/api/items",
+        json={
+            "occupation": OCC,
+            "level": 4,
+            "code": "IMG-2",
+            "content": choice(stem='<img src="http://x.test/a.png">'),
+        },
+    )
+    assert resp.status_code == 422 and "not an uploaded asset" in resp.get_json()["message"]
+    resp = ed.post(
+        "/api/assets",
+        data={"file": (io.BytesIO(b"<svg onload=x>"), "a.svg")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 422 and resp.get_json()["field"] == "file"
+    assert api_as("reviewer").get("/assets/" + "0" * 64).status_code == 404
