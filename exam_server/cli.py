@@ -62,7 +62,8 @@ def _fail(exc: DomainError) -> None:
 def upgrade_database() -> None:
     from flask_migrate import upgrade
 
-    upgrade(directory=str(Path(__file__).parent / "migrations"))
+    # "heads": apply every branch, so migrations written in parallel never block each other.
+    upgrade(directory=str(Path(__file__).parent / "migrations"), revision="heads")
 
 
 def create_user(
