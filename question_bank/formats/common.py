@@ -203,3 +203,11 @@ def check_and_add(
             if name.split(".")[0] not in bad:
                 extra.append(Problem(place, err["message"], name))
     parsed.problems.extend(problems + extra)
+
+
+def claim_code(codes: dict[str, str], code: str, place: str) -> list[Problem]:
+    """Remember where ``code`` was first used; a second use is a problem naming both places."""
+    if code in codes:
+        return [Problem(place, f"item code {code} is used twice (first at {codes[code]})", "code")]
+    codes[code] = place
+    return []

@@ -55,6 +55,7 @@ from . import ParsedFile, Problem, decode_text
 from .common import (
     apply_meta,
     check_and_add,
+    claim_code,
     generated_code,
     meta_tags,
     split_tags,
@@ -243,15 +244,7 @@ class _Parser:
             protected = protected[end + 2 :]
         code = ident or (title if title and ITEM_CODE.match(title) else None)
         code = code or generated_code(self.source, first)
-        problems: list[Problem] = []
-        if code in self.codes:
-            problems.append(
-                Problem(
-                    place, f"item code {code} is used twice (first at {self.codes[code]})", "code"
-                )
-            )
-        else:
-            self.codes[code] = place
+        problems = claim_code(self.codes, code, place)
 
         try:
             content = self._content(protected)

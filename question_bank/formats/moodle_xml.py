@@ -52,6 +52,7 @@ from .common import (
     DEFAULT_RULES,
     apply_meta,
     check_and_add,
+    claim_code,
     decimal_points,
     generated_code,
     meta_tags,
@@ -218,15 +219,7 @@ class _Parser:
         ident = (q.findtext("idnumber") or "").strip()
         code = ident or (name if ITEM_CODE.match(name) else "")
         code = code or generated_code(self.source, self.count)
-        problems: list[Problem] = []
-        if code in self.codes:
-            problems.append(
-                Problem(
-                    place, f"item code {code} is used twice (first at {self.codes[code]})", "code"
-                )
-            )
-        else:
-            self.codes[code] = place
+        problems = claim_code(self.codes, code, place)
         try:
             content = self._content(qtype, q)
         except _Problem as exc:

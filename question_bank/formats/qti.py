@@ -60,6 +60,7 @@ from .common import (
     DEFAULT_RULES,
     RULES,
     check_and_add,
+    claim_code,
     decimal_points,
     finite_float,
     generated_code,
@@ -429,15 +430,7 @@ class _Parser:
     def element(self, root: Element, place: str, meta: dict[str, Any]) -> None:
         identifier = (root.get("identifier") or "").strip()
         code = _code_of(identifier) if identifier else generated_code(self.source, self.count)
-        problems: list[Problem] = []
-        if code in self.codes:
-            problems.append(
-                Problem(
-                    place, f"item code {code} is used twice (first at {self.codes[code]})", "code"
-                )
-            )
-        else:
-            self.codes[code] = place
+        problems = claim_code(self.codes, code, place)
         try:
             content = _item_content(root)
         except _Problem as exc:
