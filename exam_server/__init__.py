@@ -79,6 +79,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
+    from question_bank import models as _bank_models  # noqa: F401
+    from question_bank import statistics as _statistics  # noqa: F401
+
     from . import models  # noqa: F401  (register tables on the shared metadata)
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -119,6 +122,7 @@ def select_locale() -> str:
 
 def _register_blueprints(app: Flask) -> None:
     from . import auth
+    from .api import analysis as analysis_api
     from .api import bank as bank_api
     from .errors import register_error_handlers
     from .views import pages
@@ -126,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(bank_api.bp)
     app.register_blueprint(bank_api.assets_bp)
+    app.register_blueprint(analysis_api.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
 
