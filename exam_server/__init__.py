@@ -84,6 +84,7 @@ def _init_extensions(app: Flask) -> None:
 
     from . import models  # noqa: F401  (register tables on the shared metadata)
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
+    from .sessions import models as _session_models  # noqa: F401
 
     db.init_app(app)
     with app.app_context():
@@ -131,6 +132,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(bank_api.bp)
     app.register_blueprint(bank_api.assets_bp)
     app.register_blueprint(analysis_api.bp)
+    app.register_blueprint(__import__(f"{__name__}.api.blueprints", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__(f"{__name__}.api.sessions", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__(f"{__name__}.api.candidate", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__(f"{__name__}.views.sessions", fromlist=["bp"]).bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
 

@@ -108,7 +108,8 @@ def protect_csrf() -> None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return
-    if request.endpoint in ("auth.api_token",):
+    # Sign-ins that take credentials in the body (no ambient cookie to abuse) are exempt too.
+    if request.endpoint in ("auth.api_token", "candidate_api.sign_in"):
         return
     csrf.protect()
 

@@ -191,3 +191,89 @@ class Asset(Base):
     size: Mapped[int] = mapped_column(Integer)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- blueprints (组卷方案) and assembled papers ---------------------------------------------------
+
+
+class Blueprint(Base):
+    """The stable identity of a paper blueprint of one occupation and level (its code)."""
+
+    __tablename__ = "blueprints"
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    occupation_id: Mapped[int] = mapped_column(ForeignKey("occupations.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    occupation: Mapped[Occupation] = relationship()
+    versions: Mapped[list[BlueprintVersion]] = relationship(
+        back_populates="blueprint", order_by="BlueprintVersion.number"
+    )
+
+
+class BlueprintVersion(Base):
+    """One immutable version of a blueprint: the spec (see ``question_bank.blueprints``)."""
+
+    __tablename__ = "blueprint_versions"
+    __table_args__ = (UniqueConstraint("blueprint_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    blueprint_id: Mapped[int] = mapped_column(ForeignKey("blueprints.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    blueprint: Mapped[Blueprint] = relationship(back_populates="versions")
+
+
+class PaperSet(Base):
+    """The papers assembled for one exam session, with every input needed to rebuild them.
+
+    ``session_key`` is the session's own identifier (the session tables link to it). The
+    difficulties used for balancing are stored because item analysis keeps updating the bank's.
+    """
+
+    __tablename__ = "paper_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_key: Mapped[str] = mapped_column(String(64), index=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("bank_releases.id"))
+    blueprint_version_id: Mapped[int] = mapped_column(ForeignKey("blueprint_versions.id"))
+    seed: Mapped[str] = mapped_column(String(128))
+    # Difficulty used per item version id (JSON object keyed by the id as text).
+    difficulties: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    release: Mapped[BankRelease] = relationship()
+    blueprint_version: Mapped[BlueprintVersion] = relationship()
+    papers: Mapped[list[StoredPaper]] = relationship(
+        back_populates="paper_set", order_by="StoredPaper.id"
+    )
+
+
+class StoredPaper(Base):
+    """One candidate's paper: item version ids in order, option permutations, points."""
+
+    __tablename__ = "papers"
+    __table_args__ = (UniqueConstraint("paper_set_id", "candidate_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paper_set_id: Mapped[int] = mapped_column(ForeignKey("paper_sets.id"), index=True)
+    candidate_key: Mapped[str] = mapped_column(String(64))
+    items: Mapped[list[Any]] = mapped_column(JSONDoc)
+    expected_score: Mapped[float]
+    paper_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    paper_set: Mapped[PaperSet] = relationship(back_populates="papers")

@@ -1,0 +1,16 @@
+"""Exam sessions (场次), rooms (考场), registrations (报名), rosters, admission tickets (准考证)
+and candidate check-in (签到).
+
+* :mod:`.models` — the tables, declared on the shared ``question_bank.db.Base``.
+* :mod:`.services` — sessions, rooms, proctors, registrations, eligibility and the session
+  state machine (planned → open → running → closed); every change audited.
+* :mod:`.hooks` — ``on_session_open``, where paper assembly (issue 3) plugs in.
+* :mod:`.roster` — all-or-nothing roster import from CSV, xlsx or a zip with photos.
+* :mod:`.tickets` — admission tickets as PDF.
+* :mod:`.checkin` — candidate sign-in and candidate tokens.
+* :mod:`.idcard` — identity document numbers (GB 11643 check digit).
+* :mod:`.clock` — the injectable server clock.
+
+Services take a SQLAlchemy ``Session``, an ``Actor`` and plain values; they flush, never commit.
+See docs/sessions.md.
+"""
