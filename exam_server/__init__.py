@@ -125,6 +125,7 @@ def _register_blueprints(app: Flask) -> None:
     from . import auth
     from .api import analysis as analysis_api
     from .api import bank as bank_api
+    from .api import blueprints as blueprints_api
     from .errors import register_error_handlers
     from .views import pages
 
@@ -132,7 +133,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(bank_api.bp)
     app.register_blueprint(bank_api.assets_bp)
     app.register_blueprint(analysis_api.bp)
-    app.register_blueprint(__import__(f"{__name__}.api.blueprints", fromlist=["bp"]).bp)
+    app.register_blueprint(blueprints_api.bp)
     app.register_blueprint(__import__(f"{__name__}.api.sessions", fromlist=["bp"]).bp)
     app.register_blueprint(__import__(f"{__name__}.api.candidate", fromlist=["bp"]).bp)
     app.register_blueprint(__import__(f"{__name__}.views.sessions", fromlist=["bp"]).bp)

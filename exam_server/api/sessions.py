@@ -21,9 +21,10 @@ from ..extensions import db
 from ..models import Role, User
 from ..sessions import registrations as reg_svc
 from ..sessions import services as svc
+from ..sessions import tickets
 from ..sessions.clock import local_zone, server_now
 from ..sessions.idcard import mask_id_number
-from ..sessions.models import CandidatePhoto, CheckIn, Eligibility, ExamSession, Registration, Room
+from ..sessions.models import CandidatePhoto, CheckIn, Eligibility, ExamSession, Registration
 from ..sessions.roster import COLUMNS, import_roster
 from ..sessions.schemas import (
     BulkEligibilityIn,
@@ -38,7 +39,6 @@ from ..sessions.schemas import (
     SessionPatch,
     TransitionIn,
 )
-from ..sessions.tickets import render_tickets, ticket_data
 from ..validation import parse_json, query_int, validate
 
 bp = Blueprint("sessions_api", __name__, url_prefix="/api")
@@ -395,7 +395,7 @@ def import_roster_file(session_id: int):
 @roles_required(Role.ADMIN)
 def roster_template():
     header = ",".join(c.zh for c in COLUMNS)
-    example = "张三,身份证,11010519491231002X,,第一考场,1,"
+    example = "张三,身份证,11010519491231002X,,第一考场,,"
     body = ("\ufeff" + header + "\r\n" + example + "\r\n").encode("utf-8")
     return Response(
         body,
@@ -408,18 +408,7 @@ def roster_template():
 
 
 def _pdf(es: ExamSession, regs: list[Registration], name: str, what: dict[str, Any]) -> Response:
-    zone = local_zone()
-    photos = {}
-    shas = {r.photo_sha256 for r in regs if r.photo_sha256}
-    if shas:
-        photos = {
-            p.sha256: p.data
-            for p in db.session.scalars(
-                select(CandidatePhoto).where(CandidatePhoto.sha256.in_(shas))
-            )
-        }
-    tickets = [ticket_data(es, r, r.room, photos.get(r.photo_sha256), zone) for r in regs]
-    pdf = render_tickets(tickets, title=f"准考证 {es.code}")
+    pdf = tickets.tickets_pdf(db.session, es, regs, local_zone())
     # Tickets carry personal data: who printed whose is on record.
     record(
         db.session,
@@ -438,19 +427,12 @@ def _pdf(es: ExamSession, regs: list[Registration], name: str, what: dict[str, A
 
 @bp.get("/sessions/<int:session_id>/tickets.pdf")
 @roles_required(Role.ADMIN)
-def tickets_pdf(session_id: int):
+def session_tickets(session_id: int):
     es = _session(session_id)
-    q = (
-        select(Registration)
-        .join(Room, Room.id == Registration.room_id)
-        .where(Registration.session_id == es.id, Registration.eligibility == Eligibility.APPROVED)
-        .order_by(Room.number, Registration.seat)
-    )
     room = None
     if room_id := query_int("room", 0, lo=0, hi=2**31):
         room = svc.get_room(db.session, es, room_id)
-        q = q.where(Registration.room_id == room.id)
-    regs = list(db.session.scalars(q))
+    regs = tickets.approved_registrations(db.session, es, room)
     if not regs:
         where = f" in room {room.name}" if room else ""
         raise Conflict(f"no approved candidates{where}: nothing to print", field="room")

@@ -149,6 +149,8 @@ class ParsedRoster:
     rows: list[tuple[int, CandidateRow]] = field(default_factory=list)
     problems: list[tuple[int, Problem]] = field(default_factory=list)
     file_format: str = ""
+    # (place, field) of cells already reported as unreadable, so the row checks stay quiet.
+    reported: set[tuple[str, str]] = field(default_factory=set)
 
     def bad(self, row: int, message: str, field_name: str | None = None, place: str = "") -> None:
         self.problems.append((row, Problem(place or f"row {row}", message, field_name)))
@@ -209,6 +211,7 @@ def _rows_to_candidates(
                 values[key] = _cell(raw, key)
             except _Damaged as exc:
                 parsed.bad(number, str(exc), FIELD_OF[key])
+                parsed.reported.add((f"row {number}", FIELD_OF[key]))
                 values[key] = ""
         if values.get("photo"):
             photos[number] = str(values["photo"])
@@ -452,7 +455,14 @@ def import_roster(
         plan.add(row)
     rows = plan.finish()
     problems = sorted(
-        [*parsed.problems, *((_row_number(p.problem.place), p.problem) for p in plan.problems)],
+        [
+            *parsed.problems,
+            *(
+                (_row_number(p.problem.place), p.problem)
+                for p in plan.problems
+                if (p.problem.place, p.problem.field) not in parsed.reported
+            ),
+        ],
         key=lambda item: item[0],
     )
     if not problems and not rows:

@@ -22,11 +22,13 @@ from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from question_bank.schema import LEVEL_NAMES
 
 from .idcard import ID_TYPE_NAMES, mask_id_number
-from .models import ExamSession, Registration, Room, StartMode
+from .models import CandidatePhoto, Eligibility, ExamSession, Registration, Room, StartMode
 from .services import check_in_deadline
 
 FONT = "STSong-Light"
@@ -113,6 +115,38 @@ def ticket_data(
         submit_rule=submit,
         photo=photo,
     )
+
+
+def approved_registrations(
+    session: Session, es: ExamSession, room: Room | None = None
+) -> list[Registration]:
+    """The candidates who get tickets (approved ones), by room and seat."""
+    q = (
+        select(Registration)
+        .join(Room, Room.id == Registration.room_id)
+        .where(Registration.session_id == es.id, Registration.eligibility == Eligibility.APPROVED)
+        .order_by(Room.number, Registration.seat)
+    )
+    if room is not None:
+        q = q.where(Registration.room_id == room.id)
+    return list(session.scalars(q))
+
+
+def tickets_pdf(
+    session: Session, es: ExamSession, regs: list[Registration], zone: ZoneInfo
+) -> bytes:
+    """The tickets of ``regs`` as one PDF, with their photos."""
+    shas = {r.photo_sha256 for r in regs if r.photo_sha256}
+    photos = (
+        {
+            p.sha256: p.data
+            for p in session.scalars(select(CandidatePhoto).where(CandidatePhoto.sha256.in_(shas)))
+        }
+        if shas
+        else {}
+    )
+    tickets = [ticket_data(es, r, r.room, photos.get(r.photo_sha256 or ""), zone) for r in regs]
+    return render_tickets(tickets, title=f"准考证 {es.code}")
 
 
 RULES = (
@@ -206,15 +240,15 @@ def _draw_ticket(canvas: Canvas, t: TicketData, origin_y: float, font: str) -> N
     canvas.setFont(font, 10)
     canvas.drawString(label_x, y, "考场规则 Rules")
     y -= 4.5 * mm
-    canvas.setFont(font, 8)
+    canvas.setFont(font, 9)
     width = right - label_x - 6 * mm
     for n, rule in enumerate(RULES, start=1):
         text = f"{n}. " + rule.format(entry=t.entry_rule, submit=t.submit_rule)
-        for line in simpleSplit(text, font, 8, width):
+        for line in simpleSplit(text, font, 9, width):
             if y < box_bottom + 2 * mm:
                 return
             canvas.drawString(label_x, y, line)
-            y -= 3.8 * mm
+            y -= 4.4 * mm
 
 
 def _draw_photo(canvas: Canvas, photo: bytes | None, x: float, y: float, font: str) -> None:

@@ -4,7 +4,7 @@ admission tickets, sign-in attempts). Data comes from ``/api/sessions`` via fetc
 
 The page scripts (``sessions.js``, ``sessions_detail.js``) read their texts from the i18n block:
 the common texts of :func:`exam_server.views.pages.js_strings` plus ``sess``, filled by
-:func:`session_strings`; they look them up with ``s('key')``.
+:func:`session_strings`; they look them up with ``s(key)``.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def session_strings() -> dict[str, Any]:
             "duration": _("Duration"),
             "late_entry": _("Late entry allowed for"),
             "earliest_submit": _("Earliest submission after"),
-            "mode": _("Start"),
+            "mode": _("Start mode"),
             "window_end": _("Start window ends"),
             "opened_at": _("Opened"),
             "started_at": _("Started"),

@@ -1,5 +1,5 @@
 // Shared pieces of the exam-session pages: their texts (the "sess" group of the i18n block,
-// looked up with s('key')), badge classes, the release select, and the session form.
+// looked up with s(key)), badge classes, the release select, and the session form.
 
 import {
   api, h, showError, showFieldError, t,

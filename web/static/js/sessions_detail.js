@@ -175,8 +175,8 @@ async function decide(ids, status) {
   }
   await act(async () => {
     await api('POST', `${BASE}/eligibility`, { json: { registration_ids: ids, status, reason } });
-    say(s('decided_n', { n: ids.length }));
     await Promise.all([loadSession(), loadRegistrations()]);
+    say(s('decided_n', { n: ids.length }));
   }, form);
 }
 
@@ -305,12 +305,12 @@ if (ADMIN) {
         }
         const body = await api('POST', `${BASE}/transitions`, { json: { action, reason } });
         render(body.session);
+        await loadRegistrations();
         say(s(`done_${action}`));
         const list = $('open-warnings');
         list.replaceChildren(...body.warnings.map((w) => h('li', {}, w)));
         list.hidden = !body.warnings.length;
         if (body.warnings.length) warn(`${s('warnings')} ${body.warnings.join('; ')}`);
-        await loadRegistrations();
       }, transitionForm);
     });
   }
@@ -351,8 +351,8 @@ if (ADMIN) {
       json.seat = json.seat ? Number(json.seat) : null;
       const { registration } = await api('POST', `${BASE}/registrations`, { json });
       regForm.reset();
-      say(s('reg_added', { ticket: registration.ticket_number }));
       await Promise.all([loadSession(), loadRegistrations()]);
+      say(s('reg_added', { ticket: registration.ticket_number }));
     }, regForm);
   });
 
@@ -369,11 +369,11 @@ if (ADMIN) {
     say(s('importing'));
     try {
       const { report } = await api('POST', `${BASE}/roster`, { form: new FormData(importForm) });
+      importForm.reset();
+      await Promise.all([loadSession(), loadRegistrations()]);
       say(s('import_done', {
         created: report.created, tickets: report.generated_tickets, seats: report.assigned_seats, photos: report.photos,
       }));
-      importForm.reset();
-      await Promise.all([loadSession(), loadRegistrations()]);
     } catch (err) {
       say('');
       if (err.code === 'import_rejected') {

@@ -1,0 +1,148 @@
+"""The session pages: who may open them, accessibility and CSP, the texts of their scripts in
+both languages (SQLite only: the pages add nothing database-specific)."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+import pytest
+
+from exam_server import WEB_DIR
+from tests.conftest import make_user
+from tests.exam_server import sessions_helpers as helpers
+from tests.exam_server.sessions_helpers import create_session, make_release
+from tests.web.conftest import csrf_from
+from tests.web.test_pages import audit
+
+fast_passwords = helpers.fast_passwords
+SCRIPTS = ("sessions.js", "sessions_detail.js", "sessions_common.js")
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request) -> str:
+    return request.param
+
+
+def login(app, username: str):
+    """A browser signed in through the /login form as an existing user."""
+    client = app.test_client()
+    token = csrf_from(client.get("/login").text)
+    resp = client.post(
+        "/login", data={"username": username, "password": "password-123", "csrf_token": token}
+    )
+    assert resp.status_code == 302
+    return client
+
+
+def browser(app, *roles: str, username: str | None = None):
+    """A browser signed in as a new user with ``roles`` (none: not signed in)."""
+    if not roles:
+        return app.test_client()
+    name = username or "web-" + "-".join(roles)
+    make_user(name, roles)
+    return login(app, name)
+
+
+@pytest.fixture
+def planned(app, api_as):
+    admin = api_as("admin")
+    es = create_session(admin, release_id=make_release(api_as))
+    api_as("proctor", username="p1")
+    room = es["rooms"][0]["id"]
+    admin.put(f"/api/sessions/{es['id']}/rooms/{room}/proctors", json={"usernames": ["p1"]})
+    return es
+
+
+def test_who_may_open_the_pages(app, planned):
+    sid = planned["id"]
+    paths = ["/sessions", f"/sessions/{sid}"]
+    for role in ("admin", "supervisor"):
+        client = browser(app, role)
+        for path in paths:
+            assert client.get(path).status_code == 200, (role, path)
+    unassigned = browser(app, "proctor", username="p9")
+    assert unassigned.get("/sessions").status_code == 200
+    assert unassigned.get(f"/sessions/{sid}").status_code == 403  # not on this session
+    assert login(app, "p1").get(f"/sessions/{sid}").status_code == 200
+    editor = browser(app, "editor")
+    for path in paths:
+        assert editor.get(path).status_code == 403
+    resp = browser(app).get("/sessions")
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
+    resp = browser(app, "admin", username="a2").get("/sessions/999")
+    assert resp.status_code == 404 and "999" in resp.text
+
+
+def test_pages_are_accessible_and_fit_the_csp(app, planned):
+    client = browser(app, "admin")
+    for path in ("/sessions", f"/sessions/{planned['id']}"):
+        resp = client.get(path)
+        page = audit(resp.text)
+        for script in page.scripts:
+            assert script.get("src") or script.get("type") == "application/json", (path, script)
+        assert not page.inline_styles and not page.style_tags and not page.inline_handlers
+        assert page.h1 == 1 and page.tables == page.captions
+        duplicates = {i for i in page.ids if page.ids.count(i) > 1}
+        assert not duplicates, (path, duplicates)
+        for index, control in enumerate(page.controls):
+            labelled = (
+                control.get("id") in page.label_for
+                or index in page.wrapped_controls
+                or control.get("aria-label")
+                or control.get("aria-labelledby")
+            )
+            assert labelled, (path, control)
+        assert 'role="status"' in resp.text and 'role="alert"' in resp.text
+        for asset in page.assets:
+            assert client.get(asset).status_code == 200, asset
+
+
+def test_chinese_by_default_english_on_request(app, planned):
+    client = browser(app, "admin")
+    html = client.get(f"/sessions/{planned['id']}").text
+    assert '<html lang="zh-CN">' in html and "考场" in html and "准考证" in html
+    assert "计划中" in html  # the state badge
+    html = client.get("/sessions?lang=en").text
+    assert '<html lang="en">' in html and "Exam sessions" in html and "Plan a new session" in html
+
+
+def test_home_links_to_sessions_for_session_roles(app):
+    assert "/sessions" in browser(app, "proctor").get("/").text
+    assert 'href="/sessions"' not in browser(app, "editor").get("/").text
+
+
+@contextmanager
+def request_in(app, query: str):
+    import flask_babel
+
+    with app.test_request_context(f"/{query}"):
+        flask_babel.refresh()
+        yield
+
+
+def leaves(node, prefix=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix.rstrip("."), node
+
+
+def test_every_script_text_exists_and_is_translated(app):
+    from exam_server.views.sessions import session_strings
+
+    with request_in(app, "?lang=en"):
+        english = dict(leaves(session_strings()))
+    with request_in(app, "?lang=zh_CN"):
+        chinese = dict(leaves(session_strings()))
+    assert english.keys() == chinese.keys()
+    same = [k for k in english if english[k] == chinese[k]]
+    assert not same, same
+    js = WEB_DIR / "static" / "js"
+    used = set()
+    for name in SCRIPTS:
+        used |= set(re.findall(r"\bs\('([\w.]+)'", (js / name).read_text()))
+    missing = sorted(k for k in used if k not in english)
+    assert not missing, missing
+    assert len(used) > 40
