@@ -82,6 +82,8 @@ def _init_extensions(app: Flask) -> None:
     from question_bank import models as _bank_models  # noqa: F401
     from question_bank import statistics as _statistics  # noqa: F401
 
+    from .delivery import models as _delivery_models  # noqa: F401
+
     from . import models  # noqa: F401  (register tables on the shared metadata)
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
     from .sessions import models as _session_models  # noqa: F401
@@ -99,6 +101,22 @@ def _init_extensions(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    _init_socketio(app)
+
+
+def _init_socketio(app: Flask) -> None:
+    from . import live  # noqa: F401  (registers the namespaces before the first init_app)
+    from .extensions import socketio
+
+    socketio.init_app(
+        app,
+        async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "gevent"),
+        message_queue=app.config.get("REDIS_URL") or None,
+        # Same-origin only: exam pages are served by this server.
+        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
+        ping_interval=10,
+        ping_timeout=20,
+    )
 
 
 def select_locale() -> str:

@@ -6,6 +6,7 @@ comes from ``EXAM_*`` environment variables (see ``deploy/exam-server.env.exampl
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -306,15 +307,14 @@ def demo_command(host: str, port: int, setup_only: bool) -> None:
 
 
 def serve(app, host: str, port: int) -> None:
-    """Serve with gevent's WSGI server (what the gunicorn gevent worker uses too)."""
-    from gevent.pywsgi import WSGIServer
+    """Serve HTTP and Socket.IO with gevent in this process, with the deadline sweeper."""
+    from .extensions import socketio
+    from .live import start_sweeper
 
+    start_sweeper(app)
     click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
-    server = WSGIServer((host, port), app, log=None)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        server.stop()
+    with contextlib.suppress(KeyboardInterrupt):
+        socketio.run(app, host=host, port=port, log_output=False, use_reloader=False)
 
 
 @main.command("serve")

@@ -6,6 +6,7 @@ from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
+from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
@@ -28,3 +29,7 @@ def _client_address() -> str:
 
 # Storage is chosen in create_app: Redis when EXAM_REDIS_URL is set, else process memory.
 limiter = Limiter(key_func=_client_address, default_limits=[], headers_enabled=True)
+
+# Bound in create_app: async_mode "gevent" (one worker per process), Redis message queue when
+# EXAM_REDIS_URL is set so processes see each other's events.
+socketio = SocketIO()

@@ -1,0 +1,527 @@
+"""Attempt services: start, state, saves, pause, submission, the deadline sweep, grading.
+
+Every function takes the current time ``now`` from its caller (the request or the sweeper reads
+the injectable clock once), flushes, and never commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from question_bank.assembly import paper_for_delivery, paper_from_record
+from question_bank.audit import Actor, record
+from question_bank.errors import Conflict, DomainError, NotFound, ValidationFailed
+from question_bank.models import ItemVersion, StoredPaper
+from question_bank.schema import Blank, ItemContent
+
+from ..sessions.models import Eligibility, ExamSession, Registration, Room
+from .models import AnswerLog, Attempt, AttemptAnswer, AttemptState
+
+S = AttemptState
+MAX_TEXT = 200  # characters per fill-in blank
+
+
+class TimeUp(DomainError):
+    code = "time_up"
+    status = 409
+
+
+class AlreadySubmitted(DomainError):
+    code = "submitted"
+    status = 409
+
+
+class NotStarted(DomainError):
+    code = "not_started"
+    status = 409
+
+
+class TooEarly(DomainError):
+    code = "too_early_to_submit"
+    status = 409
+
+
+# -- item content -------------------------------------------------------------------------------
+
+
+def version_content(session: Session, version_id: int) -> ItemContent:
+    v = session.get(ItemVersion, version_id)
+    if v is None:
+        raise NotFound(f"item version {version_id} is missing")
+    return ItemContent.model_validate(v.content)
+
+
+def paper_contents(session: Session, version_ids: list[int]) -> dict[int, ItemContent]:
+    """Contents of a paper's item versions in one query."""
+    rows = session.scalars(select(ItemVersion).where(ItemVersion.id.in_(version_ids))).all()
+    return {v.id: ItemContent.model_validate(v.content) for v in rows}
+
+
+# -- creating and starting ------------------------------------------------------------------------
+
+
+def create_attempts(session: Session, es: ExamSession, papers: dict[str, StoredPaper]) -> int:
+    """One waiting attempt per approved registration that has a paper (keyed by ticket)."""
+    regs = session.scalars(
+        select(Registration).where(
+            Registration.session_id == es.id, Registration.eligibility == Eligibility.APPROVED
+        )
+    ).all()
+    have = set(session.scalars(select(Attempt.registration_id).where(Attempt.session_id == es.id)))
+    made = 0
+    for reg in regs:
+        paper = papers.get(reg.ticket_number)
+        if paper is None or reg.id in have:
+            continue
+        total = sum(Decimal(str(it["points"])) for it in paper.items)
+        session.add(
+            Attempt(
+                registration_id=reg.id,
+                session_id=es.id,
+                room_id=reg.room_id,
+                paper_id=paper.id,
+                duration_seconds=es.duration_minutes * 60,
+                max_score=total,
+            )
+        )
+        made += 1
+    session.flush()
+    return made
+
+
+def start_room(session: Session, room: Room, at: dt.datetime) -> int:
+    """A unified start: every waiting attempt of the room starts at ``at``."""
+    rows = session.scalars(
+        select(Attempt).where(Attempt.room_id == room.id, Attempt.state == S.WAITING)
+    ).all()
+    for a in rows:
+        _start(a, at)
+    session.flush()
+    return len(rows)
+
+
+def _start(a: Attempt, at: dt.datetime) -> None:
+    a.state = S.RUNNING
+    a.started_at = at
+    a.deadline = at + dt.timedelta(seconds=a.duration_seconds + a.extra_seconds)
+
+
+def get_attempt(session: Session, registration_id: int, *, lock: bool = False) -> Attempt:
+    q = select(Attempt).where(Attempt.registration_id == registration_id)
+    if lock:
+        q = q.with_for_update()
+    a = session.scalar(q)
+    if a is None:
+        raise NotFound("no paper has been prepared for this candidate yet", field="registration")
+    return a
+
+
+def ensure_started(session: Session, a: Attempt, now: dt.datetime) -> None:
+    """Start a waiting attempt whose start has come: the room's unified start, or the
+    candidate's own start within the window (``start_window``)."""
+    if a.state != S.WAITING:
+        return
+    room = session.get(Room, a.room_id)
+    if room is not None and room.started_at is not None and room.started_at <= now:
+        _start(a, room.started_at)
+        session.flush()
+
+
+def start_in_window(session: Session, a: Attempt, es: ExamSession, now: dt.datetime) -> None:
+    """Window mode: the candidate starts their own clock, between the scheduled start and the
+    end of the window."""
+    if a.state != S.WAITING:
+        return
+    if es.start_mode != "window":
+        raise NotStarted("this exam starts for the whole room at once; wait for the start")
+    window_end = es.scheduled_start + dt.timedelta(minutes=es.start_window_minutes or 0)
+    if now < es.scheduled_start:
+        raise NotStarted("the exam has not started yet")
+    if now > window_end:
+        raise TimeUp("the window to start this exam has closed")
+    _start(a, now)
+    session.flush()
+
+
+# -- time -----------------------------------------------------------------------------------------
+
+
+def remaining_seconds(a: Attempt, now: dt.datetime) -> float | None:
+    if a.deadline is None:
+        return None
+    if a.state == S.PAUSED and a.paused_at is not None:
+        return max(0.0, (a.deadline - a.paused_at).total_seconds())
+    if a.state in (S.SUBMITTED, S.VOIDED):
+        return 0.0
+    return max(0.0, (a.deadline - now).total_seconds())
+
+
+def earliest_submit_at(a: Attempt, es: ExamSession) -> dt.datetime | None:
+    if a.started_at is None:
+        return None
+    return a.started_at + dt.timedelta(minutes=es.earliest_submit_minutes)
+
+
+def pause(session: Session, actor: Actor, a: Attempt, now: dt.datetime, reason: str) -> None:
+    if a.state != S.RUNNING:
+        raise Conflict(f"only a running attempt can be paused; this one is {a.state}")
+    a.state, a.paused_at = S.PAUSED, now
+    session.flush()
+    record(
+        session,
+        actor,
+        "attempt.paused",
+        "attempt",
+        a.id,
+        reason=reason,
+        data={"remaining": remaining_seconds(a, now)},
+    )
+
+
+def resume(session: Session, actor: Actor, a: Attempt, now: dt.datetime, reason: str) -> None:
+    if a.state != S.PAUSED or a.paused_at is None:
+        raise Conflict(f"only a paused attempt can be resumed; this one is {a.state}")
+    credited = int((now - a.paused_at).total_seconds())
+    a.deadline = a.deadline + (now - a.paused_at)
+    a.paused_seconds += credited
+    a.state, a.paused_at = S.RUNNING, None
+    session.flush()
+    record(
+        session,
+        actor,
+        "attempt.resumed",
+        "attempt",
+        a.id,
+        reason=reason,
+        data={"credited_seconds": credited},
+    )
+
+
+def grant_extra_time(session: Session, actor: Actor, a: Attempt, seconds: int, reason: str) -> None:
+    if a.state not in S.OPEN:
+        raise Conflict(f"cannot add time to a {a.state} attempt")
+    if not 0 < seconds <= 4 * 3600:
+        raise ValidationFailed("extra time must be between 1 second and 4 hours", field="seconds")
+    a.extra_seconds += seconds
+    if a.deadline is not None:
+        a.deadline = a.deadline + dt.timedelta(seconds=seconds)
+    session.flush()
+    record(
+        session,
+        actor,
+        "attempt.extra_time",
+        "attempt",
+        a.id,
+        reason=reason,
+        data={"seconds": seconds},
+    )
+
+
+# -- saves ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    seq: int
+    accepted: bool  # False: an older or repeated seq, acknowledged but not applied
+    server_time: dt.datetime
+
+
+def _paper_item(a: Attempt, position: int) -> dict[str, Any]:
+    items = a.paper.items
+    if not 1 <= position <= len(items):
+        raise ValidationFailed(f"position must be 1 to {len(items)}", field="position")
+    return items[position - 1]
+
+
+def validate_response(content: ItemContent, options: list[str] | str, value: Any) -> Any:
+    """Check a candidate's answer against the question's shape; ``None`` clears it.
+
+    Choice answers are lists of *displayed* labels; true/false is ``"T"``/``"F"``; fill-in is a
+    list of strings, one per blank.
+    """
+    if value is None:
+        return None
+    kind = content.type.value
+    if kind == "true_false":
+        if value not in ("T", "F"):
+            raise ValidationFailed('a true/false answer is "T" or "F"', field="answer")
+        return value
+    if kind in ("single_choice", "multiple_choice"):
+        labels = [chr(ord("A") + i) for i in range(len(options))]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValidationFailed("a choice answer is a list of option labels", field="answer")
+        bad = [v for v in value if v not in labels]
+        if bad:
+            raise ValidationFailed(f"no option {', '.join(bad)} on this question", field="answer")
+        if len(set(value)) != len(value):
+            raise ValidationFailed("an option is listed twice", field="answer")
+        if kind == "single_choice" and len(value) > 1:
+            raise ValidationFailed("a single-choice answer has one option", field="answer")
+        return sorted(value)
+    blanks = len(content.blanks)
+    if (
+        not isinstance(value, list)
+        or len(value) != blanks
+        or not all(isinstance(v, str) for v in value)
+    ):
+        raise ValidationFailed(f"a fill-in answer is a list of {blanks} texts", field="answer")
+    if any(len(v) > MAX_TEXT for v in value):
+        raise ValidationFailed(f"a blank holds at most {MAX_TEXT} characters", field="answer")
+    return value
+
+
+def save(
+    session: Session,
+    a: Attempt,
+    *,
+    kind: str,
+    seq: int,
+    position: int,
+    value: Any,
+    client_time: dt.datetime | None,
+    now: dt.datetime,
+    grace_seconds: float,
+) -> SaveResult:
+    """Apply one save (answer, flag or position) if it is the newest for its question.
+
+    ``a`` must be locked by the caller (``get_attempt(..., lock=True)``) so saves of one attempt
+    apply one at a time in every process.
+    """
+    if a.state == S.SUBMITTED:
+        raise AlreadySubmitted("this exam has been submitted; answers can no longer change")
+    if a.state == S.VOIDED:
+        raise AlreadySubmitted("this attempt was voided by the proctor")
+    if a.state == S.WAITING:
+        raise NotStarted("the exam has not started yet")
+    if a.state == S.PAUSED and kind == "answer":
+        raise NotStarted("the exam is paused; answers are taken again when it resumes")
+    if (
+        a.deadline is not None
+        and a.state == S.RUNNING
+        and now > a.deadline + dt.timedelta(seconds=grace_seconds)
+    ):
+        raise TimeUp("time is up; answers are no longer accepted")
+    item = _paper_item(a, position)
+    row = session.get(AttemptAnswer, (a.id, position))
+    if kind == "position":
+        if seq <= a.position_seq:
+            return SaveResult(seq, False, now)
+        a.position, a.position_seq = position, seq
+    else:
+        if row is None:
+            row = AttemptAnswer(
+                attempt_id=a.id,
+                position=position,
+                response=None,
+                answer_seq=0,
+                flagged=False,
+                flag_seq=0,
+            )
+            session.add(row)
+        if kind == "answer":
+            if seq <= row.answer_seq:
+                return SaveResult(seq, False, now)
+            content = version_content(session, int(item["version_id"]))
+            row.response = validate_response(content, item["options"], value)
+            row.answer_seq = seq
+        elif kind == "flag":
+            if seq <= row.flag_seq:
+                return SaveResult(seq, False, now)
+            if not isinstance(value, bool):
+                raise ValidationFailed("a flag is true or false", field="flagged")
+            row.flagged, row.flag_seq = value, seq
+        else:
+            raise ValidationFailed(f"unknown save kind {kind!r}", field="kind")
+        row.updated_at = now
+    a.last_seq = max(a.last_seq, seq)
+    session.add(
+        AnswerLog(
+            attempt_id=a.id,
+            seq=seq,
+            kind=kind,
+            position=position,
+            value=value if kind != "answer" else row.response,
+            client_time=client_time,
+            server_time=now,
+        )
+    )
+    session.flush()
+    return SaveResult(seq, True, now)
+
+
+# -- state for the candidate ------------------------------------------------------------------------
+
+
+def candidate_state(
+    session: Session, a: Attempt, es: ExamSession, now: dt.datetime, *, with_paper: bool = True
+) -> dict[str, Any]:
+    """Everything the candidate page needs to resume exactly. The paper is included only once
+    the attempt has started, and never holds keys."""
+    out: dict[str, Any] = {
+        "state": a.state,
+        "server_time": now.isoformat(),
+        "started_at": a.started_at.isoformat() if a.started_at else None,
+        "deadline": a.deadline.isoformat() if a.deadline else None,
+        "remaining_seconds": remaining_seconds(a, now),
+        "duration_seconds": a.duration_seconds,
+        "extra_seconds": a.extra_seconds,
+        "scheduled_start": es.scheduled_start.isoformat(),
+        "earliest_submit_at": (earliest_submit_at(a, es).isoformat() if a.started_at else None),
+        "last_seq": a.last_seq,
+        "position": a.position,
+        "submitted_at": a.submitted_at.isoformat() if a.submitted_at else None,
+    }
+    if a.state == S.WAITING or not with_paper:
+        return out
+    paper = paper_from_record(a.paper)
+    versions = {
+        vid: version_content(session, vid).model_dump(mode="json") for vid in paper.version_ids
+    }
+    out["paper"] = paper_for_delivery(paper, versions)
+    rows = session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == a.id)).all()
+    out["answers"] = {str(r.position): r.response for r in rows if r.response is not None}
+    out["flags"] = sorted(r.position for r in rows if r.flagged)
+    return out
+
+
+# -- submission and grading -----------------------------------------------------------------------
+
+
+def submit(
+    session: Session,
+    actor: Actor,
+    a: Attempt,
+    es: ExamSession,
+    now: dt.datetime,
+    *,
+    reason: str,
+    confirmed: bool = True,
+) -> bool:
+    """Submit ``a`` exactly once. Returns False if it was already submitted (by anyone).
+
+    ``reason``: ``candidate`` (needs ``confirmed`` and the earliest-submission time),
+    ``deadline`` (the sweeper), ``proctor`` (force-submit).
+    """
+    if reason == "candidate":
+        if not confirmed:
+            raise ValidationFailed("confirm the submission", field="confirm")
+        earliest = earliest_submit_at(a, es)
+        if earliest is not None and now < earliest:
+            raise TooEarly(
+                f"submission is possible from {earliest.isoformat()}",
+                details={"earliest_submit_at": earliest.isoformat()},
+            )
+        if a.state == S.WAITING:
+            raise NotStarted("the exam has not started yet")
+    # The conditional UPDATE is the exactly-once guarantee: only one process can move an
+    # attempt out of an open state.
+    done = session.execute(
+        update(Attempt)
+        .where(Attempt.id == a.id, Attempt.state.in_(S.OPEN))
+        .values(state=S.SUBMITTED, submitted_at=now, submit_reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        session.refresh(a)
+        return False
+    session.refresh(a)
+    grade(session, a)
+    record(
+        session,
+        actor,
+        "attempt.submitted",
+        "attempt",
+        a.id,
+        data={
+            "reason": reason,
+            "score": str(a.score),
+            "max_score": str(a.max_score),
+            "registration": a.registration_id,
+        },
+    )
+    return True
+
+
+def grade(session: Session, a: Attempt) -> Decimal:
+    """Score every answer against the key (all or nothing per question)."""
+    rows = {
+        r.position: r
+        for r in session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == a.id))
+    }
+    total = Decimal(0)
+    contents = paper_contents(session, [int(it["version_id"]) for it in a.paper.items])
+    for n, item in enumerate(a.paper.items, start=1):
+        content = contents[int(item["version_id"])]
+        row = rows.get(n)
+        points = Decimal(str(item["points"]))
+        got = Decimal(0)
+        if row is not None and row.response is not None and is_correct(content, item, row.response):
+            got = points
+        if row is not None:
+            row.points = got
+        total += got
+    a.score = total
+    session.flush()
+    return total
+
+
+def is_correct(content: ItemContent, item: dict[str, Any], response: Any) -> bool:
+    kind = content.type.value
+    if kind == "true_false":
+        return [response] == content.key
+    if kind in ("single_choice", "multiple_choice"):
+        order = item["options"]
+        original = sorted(order[ord(label) - ord("A")] for label in response)
+        return original == sorted(content.key)
+    blanks: list[Blank] = content.blanks
+    return len(response) == len(blanks) and all(
+        b.matches(r) for b, r in zip(blanks, response, strict=True)
+    )
+
+
+def due_attempts(
+    session: Session, now: dt.datetime, grace_seconds: float, limit: int = 500
+) -> list[int]:
+    """Ids of running attempts whose deadline (plus grace) has passed."""
+    cutoff = now - dt.timedelta(seconds=grace_seconds)
+    q = (
+        select(Attempt.id)
+        .where(Attempt.state == S.RUNNING, Attempt.deadline <= cutoff)
+        .order_by(Attempt.deadline)
+        .limit(limit)
+    )
+    return list(session.scalars(q))
+
+
+def start_due(session: Session, now: dt.datetime) -> int:
+    """Start waiting attempts whose room has started (a unified start), connected or not."""
+    rows = session.execute(
+        select(Attempt, Room.started_at)
+        .join(Room, Room.id == Attempt.room_id)
+        .where(Attempt.state == S.WAITING, Room.started_at.is_not(None), Room.started_at <= now)
+    ).all()
+    for a, started in rows:
+        _start(a, started)
+    session.flush()
+    return len(rows)
+
+
+def sweep(session: Session, now: dt.datetime, grace_seconds: float) -> list[int]:
+    """Start attempts whose room started and submit every attempt whose time is up; safe to
+    run in several processes at once."""
+    start_due(session, now)
+    submitted = []
+    actor = Actor.system("deadline")
+    for attempt_id in due_attempts(session, now, grace_seconds):
+        a = session.get(Attempt, attempt_id)
+        es = session.get(ExamSession, a.session_id)
+        if submit(session, actor, a, es, now, reason="deadline"):
+            submitted.append(attempt_id)
+    return submitted
