@@ -82,9 +82,8 @@ def _init_extensions(app: Flask) -> None:
     from question_bank import models as _bank_models  # noqa: F401
     from question_bank import statistics as _statistics  # noqa: F401
 
-    from .delivery import models as _delivery_models  # noqa: F401
-
     from . import models  # noqa: F401  (register tables on the shared metadata)
+    from .delivery import models as _delivery_models  # noqa: F401
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
     from .sessions import models as _session_models  # noqa: F401
 
@@ -144,17 +143,20 @@ def _register_blueprints(app: Flask) -> None:
     from .api import analysis as analysis_api
     from .api import bank as bank_api
     from .api import blueprints as blueprints_api
+    from .api import candidate as candidate_api
+    from .api import sessions as sessions_api
     from .errors import register_error_handlers
     from .views import pages
+    from .views import sessions as session_pages
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(bank_api.bp)
     app.register_blueprint(bank_api.assets_bp)
     app.register_blueprint(analysis_api.bp)
     app.register_blueprint(blueprints_api.bp)
-    app.register_blueprint(__import__(f"{__name__}.api.sessions", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__(f"{__name__}.api.candidate", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__(f"{__name__}.views.sessions", fromlist=["bp"]).bp)
+    app.register_blueprint(sessions_api.bp)
+    app.register_blueprint(candidate_api.bp)
+    app.register_blueprint(session_pages.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
 

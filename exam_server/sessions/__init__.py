@@ -2,8 +2,10 @@
 and candidate check-in (签到).
 
 * :mod:`.models` — the tables, declared on the shared ``question_bank.db.Base``.
-* :mod:`.services` — sessions, rooms, proctors, registrations, eligibility and the session
-  state machine (planned → open → running → closed); every change audited.
+* :mod:`.schemas` — input shapes shared by the JSON API and the CLI.
+* :mod:`.services` — sessions, rooms, proctors and the session state machine
+  (planned → open → running → closed); every change audited.
+* :mod:`.registrations` — candidates on seats, eligibility decisions, photos.
 * :mod:`.hooks` — ``on_session_open``, where paper assembly (issue 3) plugs in.
 * :mod:`.roster` — all-or-nothing roster import from CSV, xlsx or a zip with photos.
 * :mod:`.tickets` — admission tickets as PDF.

@@ -30,7 +30,7 @@ from question_bank.errors import DomainError
 from question_bank.schema import LEVEL_NAMES
 
 from .models import CheckIn, Eligibility, ExamSession, Registration, SessionState
-from .services import check_in_deadline, normalize_access_code
+from .services import check_in_closed_at, normalize_access_code
 
 PROTOCOL_VERSION = 1
 TOKEN_SALT = "exam-candidate-token"  # distinct from the staff API's "exam-api-token"
@@ -132,7 +132,7 @@ def sign_in(
             "your registration has not been approved for this exam; please see the exam staff",
             field="eligibility",
         )
-    elif reg.first_check_in_at is None and now > (deadline := check_in_deadline(es, reg.room)):
+    elif reg.first_check_in_at is None and (deadline := check_in_closed_at(es, reg.room, now)):
         failure = "late"
         error = CheckInClosed(
             f"check-in for room {reg.room.name} closed at {deadline.isoformat()}; late "

@@ -7,19 +7,63 @@ refuses the transition and rolls everything back.
 
 from __future__ import annotations
 
+import secrets
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import ExamSession
+from question_bank import assembly
+from question_bank.audit import Actor
+from question_bank.errors import Conflict
+from question_bank.models import BankRelease, BlueprintVersion
+
+from .models import Eligibility, ExamSession, Registration
 
 
-def on_session_open(session: Session, exam_session: ExamSession) -> None:
-    """Called when ``exam_session`` goes from planned to open, after its state, ``opened_at``
-    and the audit event have been flushed.
+def on_session_open(session: Session, exam_session: ExamSession, actor: Actor) -> None:
+    """Assemble every approved candidate's paper and prepare their attempts.
 
-    Paper assembly (issue 3) belongs here: draw one paper per approved registration from the
-    pinned release (``exam_session.release_id``) with the blueprint
-    (``exam_session.blueprint_version_id``), so the start storm is served from what is ready.
-    Raise ``Conflict`` or ``ValidationFailed`` to refuse the opening (e.g. the blueprint cannot
-    be satisfied by the release). Does nothing yet.
+    Papers are drawn when the session opens, not at the start click, so the start storm is
+    served from what is ready. The seed is random (unpredictable before opening) and stored
+    with the paper set, so every paper can be rebuilt and audited later. A blueprint that the
+    pinned release cannot satisfy refuses the opening with every problem listed.
     """
-    return None
+    from ..delivery.services import create_attempts
+
+    es = exam_session
+    if es.blueprint_version_id is None:
+        raise Conflict(
+            f"session {es.code} has no blueprint; pin a blueprint version first",
+            field="blueprint_version_id",
+        )
+    version = session.get(BlueprintVersion, es.blueprint_version_id)
+    release = session.get(BankRelease, es.release_id)
+    if version is None:
+        raise Conflict(
+            f"blueprint version {es.blueprint_version_id} does not exist",
+            field="blueprint_version_id",
+        )
+    bp = version.blueprint
+    if (bp.occupation_id, bp.level) != (es.occupation_id, es.level) or (
+        release.occupation_id,
+        release.level,
+    ) != (es.occupation_id, es.level):
+        raise Conflict(
+            "the blueprint and the release must be of the session's occupation and level",
+            field="blueprint_version_id",
+        )
+    approved = session.scalars(
+        select(Registration)
+        .where(Registration.session_id == es.id, Registration.eligibility == Eligibility.APPROVED)
+        .order_by(Registration.id)
+    ).all()
+    pset = assembly.assemble_and_store(
+        session,
+        actor,
+        es.code,
+        release,
+        version,
+        secrets.token_hex(16),
+        [r.ticket_number for r in approved],
+    )
+    create_attempts(session, es, {p.candidate_key: p for p in pset.papers})

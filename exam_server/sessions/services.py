@@ -179,13 +179,22 @@ def normalize_access_code(text: str) -> str:
 def check_in_deadline(es: ExamSession, room: Room) -> dt.datetime:
     """The last moment a candidate of ``room`` may check in for the first time.
 
-    Unified start: the late-entry cutoff after the room's actual start (or, before it has
-    started, after the scheduled start). Window start: the end of the start window.
+    Unified start: the late-entry cutoff after the room's actual start (before it has started,
+    the projected one after the scheduled start). Window start: the end of the start window.
     """
     if es.start_mode == StartMode.WINDOW and es.window_end is not None:
         return es.window_end
     start = room.started_at or es.scheduled_start
     return start + dt.timedelta(minutes=es.late_entry_minutes)
+
+
+def check_in_closed_at(es: ExamSession, room: Room, now: dt.datetime) -> dt.datetime | None:
+    """The deadline if first check-in is over at ``now``, else None. Nobody is late before
+    their room has started: a room started late moves the cutoff with it."""
+    if es.start_mode == StartMode.UNIFIED and room.started_at is None:
+        return None
+    deadline = check_in_deadline(es, room)
+    return deadline if now > deadline else None
 
 
 def latest_end(es: ExamSession) -> dt.datetime:
@@ -356,7 +365,7 @@ def transition(
         at=now,
     )
     if action == "open":
-        hooks.on_session_open(session, es)
+        hooks.on_session_open(session, es, actor)
     return warnings
 
 

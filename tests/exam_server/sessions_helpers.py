@@ -50,14 +50,40 @@ class Clock:
 
 
 def make_release(api_as) -> int:
-    """An occupation (electrician, level 4) with one approved item and a release R1."""
+    """An occupation (electrician, level 4) with two approved items, a release R1 and a
+    blueprint "BP-T" (one single-choice question worth 100 points) for it."""
     ed, rev = api_as("editor"), api_as("reviewer")
     setup_bank(ed)
     add_item(ed, "Q1")
     approve(ed, rev, "Q1")
+    add_item(ed, "Q2", stem="<p>电功率的单位是？</p>", key=["B"])
+    approve(ed, rev, "Q2")
     resp = ed.post("/api/releases", json={"occupation": OCC, "level": 4, "name": "R1"})
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()["release"]["id"]
+
+
+BLUEPRINT_SPEC = {
+    "sections": [{"type": "single_choice", "count": 1, "points": 100, "quotas": {"A": 1}}],
+    "duration_minutes": 90,
+    "difficulty": {"tolerance": 0.5},
+}
+
+
+def make_blueprint(api_as) -> int:
+    """The id of blueprint version 1 of "BP-T" (needs the bank of :func:`make_release`)."""
+    resp = api_as("editor").post(
+        "/api/blueprints",
+        json={
+            "occupation": OCC,
+            "level": 4,
+            "code": "BP-T",
+            "name": "电工四级理论（测试）",
+            "spec": BLUEPRINT_SPEC,
+        },
+    )
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["version"]["id"]
 
 
 def session_body(**over: Any) -> dict[str, Any]:
@@ -132,7 +158,8 @@ def world(app, api_as, clock) -> dict[str, Any]:
     room 1, and three candidates in room 1: two approved (张三, 李四), one pending (王五)."""
     admin = api_as("admin")
     release = make_release(api_as)
-    es = create_session(admin, release_id=release)
+    blueprint_version = make_blueprint(api_as)
+    es = create_session(admin, release_id=release, blueprint_version_id=blueprint_version)
     sid = es["id"]
     room1, room2 = es["rooms"]
     api_as("proctor")

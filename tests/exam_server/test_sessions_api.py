@@ -17,6 +17,7 @@ from tests.exam_server.sessions_helpers import (
     add_candidate,
     create_session,
     delete,
+    make_blueprint,
     make_release,
     open_session,
     patch,
@@ -262,7 +263,9 @@ def test_proctor_assignment(app, api_as, world):
 def test_state_machine_with_audit_and_open_hook(app, api_as, world, monkeypatch):
     admin, sid, clock = world["admin"], world["sid"], world["clock"]
     calls = []
-    monkeypatch.setattr(hooks, "on_session_open", lambda s, es: calls.append((es.code, es.state)))
+    monkeypatch.setattr(
+        hooks, "on_session_open", lambda s, es, actor: calls.append((es.code, es.state))
+    )
     path = f"/api/sessions/{sid}/transitions"
     assert admin.post(path, json={"action": "launch"}).get_json()["field"] == "action"
     for action in ("start", "close"):
@@ -316,13 +319,17 @@ def test_open_needs_rooms_release_and_approved_candidates(app, api_as, clock):
         f"/api/sessions/{es['id']}/registrations/{reg['id']}/eligibility",
         json={"status": "approved"},
     )
+    # Papers are assembled on opening, so a blueprint is needed too.
+    resp = admin.post(path, json={"action": "open"})
+    assert resp.status_code == 409 and resp.get_json()["field"] == "blueprint_version_id"
+    patch(admin, f"/api/sessions/{es['id']}", {"blueprint_version_id": make_blueprint(api_as)})
     assert admin.post(path, json={"action": "open"}).status_code == 200
 
 
 def test_a_refusing_open_hook_rolls_the_opening_back(app, api_as, world, monkeypatch):
     from question_bank.errors import Conflict
 
-    def refuse(_session, _es):
+    def refuse(_session, _es, _actor):
         raise Conflict("the blueprint cannot be satisfied by the release", field="blueprint")
 
     monkeypatch.setattr(hooks, "on_session_open", refuse)

@@ -44,7 +44,24 @@ def release(live_server) -> SimpleNamespace:
     approve(editor, reviewer, "SESS-Q1")
     resp = editor.post("/api/releases", json={"occupation": OCC, "level": 4, "name": "S-R1"})
     assert resp.status_code == 201, resp.get_json()
-    return SimpleNamespace(id=resp.get_json()["release"]["id"])
+    release_id = resp.get_json()["release"]["id"]
+    resp = editor.post(
+        "/api/blueprints",
+        json={
+            "occupation": OCC,
+            "level": 4,
+            "code": "S-BP",
+            "name": "浏览器测试组卷方案",
+            "spec": {
+                "sections": [
+                    {"type": "single_choice", "count": 1, "points": 100, "quotas": {"A": 1}}
+                ],
+                "difficulty": {"tolerance": 0.5},
+            },
+        },
+    )
+    assert resp.status_code == 201, resp.get_json()
+    return SimpleNamespace(id=release_id, blueprint_version=resp.get_json()["version"]["id"])
 
 
 def roster_csv(path, rows) -> str:
@@ -64,6 +81,7 @@ def test_plan_import_approve_open(page, release, tmp_path):
     form.locator("#n-level").select_option("4")
     page.wait_for_selector(f"#n-release option[value='{release.id}']", state="attached")
     form.locator("#n-release").select_option(str(release.id))
+    form.locator("#n-blueprint").fill(str(release.blueprint_version))
     form.locator("#n-start").fill("2026-06-15T09:00")
     form.locator("button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/sessions/\d+$"))

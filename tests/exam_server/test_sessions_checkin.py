@@ -159,31 +159,45 @@ def test_state_and_eligibility_are_told_once_credentials_match(app, api_as, worl
 
 
 def test_late_entry_cutoff_on_the_injected_clock(app, api_as, world):
-    open_session(world)
     clock, admin, sid = world["clock"], world["admin"], world["sid"]
-    clock.at(15)  # exactly the cutoff: still in
+    late_room = helpers.add_candidate(admin, sid, "赵六", 4, room="第二考场")
+    admin.post(
+        f"/api/sessions/{sid}/registrations/{late_room['id']}/eligibility",
+        json={"status": "approved"},
+    )
+    open_session(world)
+    clock.at(-5)
     assert sign_in(app, credentials(world, index=0)).status_code == 200
-    clock.at(15.01)
-    resp = sign_in(app, credentials(world, index=1))
+    # The proctor starts room 1 ten minutes late: its cutoff moves with it (15 min later).
+    clock.at(10)
+    api_as("proctor").post(f"/api/sessions/{sid}/rooms/{world['room1']['id']}/start", json={})
+    clock.at(25)  # exactly the cutoff: still in
+    assert sign_in(app, credentials(world, index=1)).status_code == 200
+    clock.at(25.01)
+    admin.post(
+        f"/api/sessions/{sid}/registrations/{world['regs'][2]['id']}/eligibility",
+        json={"status": "approved"},
+    )
+    resp = sign_in(app, credentials(world, index=2))
     assert resp.status_code == 403 and resp.get_json()["error"] == "check_in_closed"
-    assert "01:15:00" in resp.get_json()["message"]
+    assert "01:25:00" in resp.get_json()["message"]
     assert attempts()[-1].failure == "late"
     # Who checked in in time may sign in again later (reload, spare machine).
     clock.at(60)
     resp = sign_in(app, credentials(world, index=0))
     assert resp.status_code == 200 and resp.get_json()["first_check_in"] is False
-    # A room started late by its proctor moves its cutoff with it.
-    proctor = api_as("proctor")
-    clock.at(10)
-    proctor.post(f"/api/sessions/{sid}/rooms/{world['room1']['id']}/start", json={})
-    clock.at(24)
-    assert sign_in(app, credentials(world, index=1)).status_code == 200
-    clock.at(26)
-    admin.post(
-        f"/api/sessions/{sid}/registrations/{world['regs'][2]['id']}/eligibility",
-        json={"status": "approved"},
-    )
-    assert sign_in(app, credentials(world, index=2)).status_code == 403
+    # Nobody is late before their room has started (room 2 has not).
+    body = {
+        "ticket_number": late_room["ticket_number"],
+        "id_number": valid_id(4),
+        "access_code": world["room2"]["access_code"],
+    }
+    assert sign_in(app, body).status_code == 200
+    # Once the session starts every room, room 2's cutoff is 15 minutes from then.
+    admin.post(f"/api/sessions/{sid}/registrations/{late_room['id']}/eligibility",
+               json={"status": "approved"})  # fmt: skip
+    detail = admin.get(f"/api/sessions/{sid}").get_json()["session"]
+    assert detail["rooms"][1]["check_in_deadline"] == "2026-06-15T01:15:00+00:00"
 
 
 def test_window_start_closes_check_in_with_the_window(app, api_as, world):

@@ -19,7 +19,7 @@ from exam_server.cli import (
 from exam_server.extensions import db
 from question_bank.audit import AuditEvent
 from tests.exam_server import sessions_helpers as helpers
-from tests.exam_server.sessions_helpers import OCC, make_release, png, valid_id
+from tests.exam_server.sessions_helpers import OCC, make_blueprint, make_release, png, valid_id
 
 clock, world, fast_passwords = helpers.clock, helpers.world, helpers.fast_passwords
 
@@ -88,11 +88,13 @@ def test_whole_session_tickets_span_pages_in_seat_order(app, api_as, world):
 def test_session_commands(app, api_as, tmp_path):
     runner = app.test_cli_runner()
     release = make_release(api_as)
+    blueprint_version = make_blueprint(api_as)
     result = runner.invoke(
         session_create,
         [
             "S-CLI-1", "--name", "命令行场次", "--occupation", OCC, "--level", "4",
             "--start", "2026-06-15 09:00", "--duration", "90", "--release", str(release),
+            "--blueprint-version", str(blueprint_version),
             "--room", "第一考场:30", "--room", "第二考场:10",
         ],
     )  # fmt: skip
