@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from flask import Flask, current_app, request
 from flask_socketio import Namespace, join_room
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from question_bank.audit import Actor
 from question_bank.errors import DomainError
@@ -42,16 +42,16 @@ class _Payload(BaseModel):
 
 
 class SaveIn(_Payload):
-    seq: int = Field(ge=1, le=2**31 - 1)
+    seq: StrictInt = Field(ge=1, le=2**31 - 1)
     kind: Literal["answer", "flag", "position"]
-    position: int = Field(ge=1, le=1000)
+    position: StrictInt = Field(ge=1, le=1000)
     answer: Any = None
-    flagged: bool | None = None
+    flagged: StrictBool | None = None
     client_time: dt.datetime | None = None
 
 
 class SubmitIn(_Payload):
-    confirm: bool
+    confirm: StrictBool
 
 
 class TimeIn(_Payload):
