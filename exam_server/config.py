@@ -11,6 +11,12 @@
 ``EXAM_MAX_UPLOAD_MB``     Largest accepted upload (default 32).
 ``EXAM_LOGIN_RATE``        Sign-in attempts allowed per client address per minute (default 10).
 ``EXAM_DEFAULT_LOCALE``    ``zh_CN`` (default) or ``en``.
+``EXAM_SAVE_GRACE_SECONDS`` Saves still accepted this long after a deadline (default 5), for
+                           saves already in flight.
+``EXAM_SWEEP_INTERVAL_SECONDS`` How often each process submits attempts whose time is up (1).
+``EXAM_TIMEZONE``          Time zone of printed tickets and CLI times (Asia/Shanghai).
+``EXAM_CANDIDATE_SIGN_IN_RATE`` Candidate sign-ins per client address per minute (120).
+``EXAM_CANDIDATE_TOKEN_HOURS`` Lifetime of candidate tokens (12).
 =========================  ==================================================================
 """
 
@@ -61,6 +67,15 @@ class Config:
             values["LOGIN_RATE_PER_MINUTE"] = int(rate)
         if loc := _env("DEFAULT_LOCALE"):
             values["BABEL_DEFAULT_LOCALE"] = loc
+        for name, key, kind in (
+            ("SAVE_GRACE_SECONDS", "SAVE_GRACE_SECONDS", float),
+            ("SWEEP_INTERVAL_SECONDS", "SWEEP_INTERVAL_SECONDS", float),
+            ("TIMEZONE", "TIMEZONE", str),
+            ("CANDIDATE_SIGN_IN_RATE", "CANDIDATE_SIGN_IN_RATE_PER_MINUTE", int),
+            ("CANDIDATE_TOKEN_HOURS", "CANDIDATE_TOKEN_HOURS", float),
+        ):
+            if (raw := _env(name)) is not None:
+                values[key] = kind(raw)
         return values
 
 
