@@ -139,7 +139,7 @@ def test_duplicate_out_of_order_and_concurrent_saves(exam_db, server):
                 replies.append(reply)
 
     # Three connections race; seqs 1..60 arrive interleaved, out of order and some twice.
-    plans = [list(range(60, 0, -3)), list(range(1, 61, 2)), list(range(2, 61, 2)) + [60, 59]]
+    plans = [list(range(60, 0, -3)), list(range(1, 61, 2)), [*range(2, 61, 2), 60, 59]]
     threads = [
         threading.Thread(target=send, args=(c, p)) for c, p in zip(clients, plans, strict=True)
     ]
