@@ -291,16 +291,26 @@ def bank_release(name, occupation, level, note, as_user):
 @with_appcontext
 def demo_command(host: str, port: int, setup_only: bool) -> None:
     """Run a server with a demo bank (electrician, level 4) and demo users."""
-    from .demo import DEMO_USERS, setup_demo
+    from question_bank.db import utcnow
+
+    from .demo import DEMO_USERS, setup_demo, setup_demo_session
 
     upgrade_database()
     summary = setup_demo()
+    code, access_code, candidates = setup_demo_session(utcnow())
     db.session.commit()
     click.echo(f"database: {_safe_url()}")
     click.echo(summary)
     click.echo("demo users (username / password / roles):")
     for name, password, roles in DEMO_USERS:
         click.echo(f"  {name:10} {password:14} {', '.join(roles)}")
+    click.echo(
+        f"demo session {code} is open: candidates sign in at /exam with room access "
+        f"code {access_code} and start their own 90 minutes (window start, 24 hours)"
+    )
+    click.echo("  ticket number / ID number / name")
+    for name, ticket, id_number in candidates:
+        click.echo(f"  {ticket}  {id_number}  {name}")
     if setup_only:
         return
     serve(current_app._get_current_object(), host, port)

@@ -20,6 +20,37 @@ DEMO_USERS = [
     ("supervisor", "supervisor-demo-1", [Role.SUPERVISOR]),
 ]
 DEMO_FILE = "demo_electrician_l4.json"
+DEMO_BLUEPRINT = {
+    "sections": [
+        {"type": "true_false", "count": 10, "points": 1, "quota_depth": 1, "title": "一、判断题"},
+        {
+            "type": "single_choice",
+            "count": 20,
+            "points": 2,
+            "quota_depth": 1,
+            "title": "二、单项选择题",
+        },
+        {
+            "type": "multiple_choice",
+            "count": 5,
+            "points": 4,
+            "quota_depth": 1,
+            "title": "三、多项选择题",
+        },
+        {
+            "type": "fill_blank",
+            "count": 3,
+            "points": 10,
+            "quotas": {"A": 1, "B": 2},
+            "title": "四、填空题",
+        },
+    ],
+    "duration_minutes": 90,
+    "earliest_submit_minutes": 0,
+    "difficulty": {"tolerance": 0.02},
+}
+DEMO_CANDIDATES = ["张伟", "王芳", "李娜", "刘洋", "陈静"]
+DEMO_SESSION_NAME = "演示场次：电工四级理论"
 
 
 def demo_bank_bytes() -> bytes:
@@ -64,3 +95,98 @@ def setup_demo() -> str:
     if made:
         lines.append(f"created users: {', '.join(made)}")
     return "\n".join(lines)
+
+
+def _resident_id(seq: int) -> str:
+    from .sessions.idcard import check_char
+
+    first17 = f"11010519900101{seq:03d}"
+    return first17 + check_char(first17)
+
+
+def setup_demo_session(now) -> tuple[str, str, list[tuple[str, str, str]]]:
+    """A fresh demo session that candidates can sit at once: window start (each candidate
+    starts their own 90 minutes within the next 24 hours), five approved candidates, papers
+    assembled. Returns (session code, room access code, [(name, ticket, ID number)])."""
+    from question_bank.blueprints import create_blueprint, get_blueprint, parse_spec
+    from question_bank.errors import NotFound
+    from question_bank.knowledge import get_occupation
+
+    from .sessions import registrations as reg_svc
+    from .sessions import services as session_svc
+    from .sessions.models import Eligibility
+    from .sessions.schemas import RegistrationIn, RoomIn, SessionIn
+
+    admin = db.session.scalar(select(User).where(User.username == "admin")).actor
+    editor = db.session.scalar(select(User).where(User.username == "editor")).actor
+    occ = get_occupation(db.session, "6-31-01-03")
+    release = db.session.scalar(
+        select(BankRelease)
+        .where(BankRelease.occupation_id == occ.id)
+        .order_by(BankRelease.id.desc())
+    )
+    try:
+        bp = get_blueprint(db.session, "E4-DEMO")
+        version = bp.versions[-1]
+    except NotFound:
+        version = create_blueprint(
+            db.session,
+            editor,
+            occ,
+            4,
+            "E4-DEMO",
+            "电工四级理论（演示）",
+            parse_spec(DEMO_BLUEPRINT),
+        )
+    from .sessions.models import ExamSession, Registration, SessionState
+
+    # Reuse the newest demo session while candidates can still start in it.
+    current = db.session.scalar(
+        select(ExamSession)
+        .where(ExamSession.name == DEMO_SESSION_NAME, ExamSession.state == SessionState.OPEN)
+        .order_by(ExamSession.id.desc())
+    )
+    if current is not None and current.window_end is not None and current.window_end > now:
+        regs = db.session.scalars(
+            select(Registration)
+            .where(Registration.session_id == current.id)
+            .order_by(Registration.seat)
+        ).all()
+        return (
+            current.code,
+            current.rooms[0].access_code,
+            [(r.candidate_name, r.ticket_number, r.id_number) for r in regs],
+        )
+    code = "D" + now.strftime("%y%m%d%H%M%S")
+    es = session_svc.create_session(
+        db.session,
+        admin,
+        SessionIn(
+            code=code,
+            name="演示场次：电工四级理论",
+            occupation=occ.code,
+            level=4,
+            scheduled_start=now,
+            duration_minutes=90,
+            late_entry_minutes=15,
+            earliest_submit_minutes=0,
+            start_mode="window",
+            start_window_minutes=24 * 60,
+            release_id=release.id,
+            blueprint_version_id=version.id,
+            rooms=[RoomIn(name="第一考场", capacity=30)],
+        ),
+    )
+    candidates, regs = [], []
+    for i, name in enumerate(DEMO_CANDIDATES, start=1):
+        reg = reg_svc.add_registration(
+            db.session,
+            admin,
+            es,
+            RegistrationIn(candidate_name=name, id_number=_resident_id(i), room="第一考场"),
+        )
+        candidates.append((name, reg.ticket_number, reg.id_number))
+        regs.append(reg)
+    reg_svc.set_eligibility(db.session, admin, es, regs, Eligibility.APPROVED, "demo", now=now)
+    session_svc.transition(db.session, admin, es, "open", now=now, reason="demo")
+    return code, es.rooms[0].access_code, candidates

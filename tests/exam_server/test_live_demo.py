@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import socketio
 
 pytestmark = pytest.mark.live
 
@@ -32,11 +34,23 @@ def _request(url: str, body: dict | None = None, token: str | None = None):
         return resp.status, resp.read()
 
 
-def test_demo_serves_the_bank(tmp_path: Path):
+def test_demo_serves_the_bank_and_a_session_candidates_can_sit(tmp_path: Path):
     port = _free_port()
     exe = Path(sys.executable).with_name("exam-server")
     env = {**os.environ, "EXAM_INSTANCE_PATH": str(tmp_path / "instance")}
     env.pop("EXAM_DATABASE_URL", None)
+    env.pop("EXAM_REDIS_URL", None)
+    # The setup prints the demo candidates; a second run reuses the same open session.
+    setup = subprocess.run(
+        [str(exe), "demo", "--setup-only"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    access_code = re.search(r"room access code (\w+)", setup).group(1)
+    ticket, id_number, _name = re.search(r"^  (D\d+)  (\d{17}[\dX])  (\S+)$", setup, re.M).groups()
     proc = subprocess.Popen(
         [str(exe), "demo", "--port", str(port)],
         env=env,
@@ -69,6 +83,24 @@ def test_demo_serves_the_bank(tmp_path: Path):
         assert all(i["status"] == "approved" for i in listing["items"])
         _, body = _request(f"{base}/api/releases", token=token)
         assert [r["name"] for r in json.loads(body)["releases"]] == ["R1"]
+        # A demo candidate signs in and sits the exam over a real websocket.
+        _, body = _request(
+            f"{base}/api/candidate/sign-in",
+            {"ticket_number": ticket, "id_number": id_number, "access_code": access_code},
+        )
+        sio = socketio.Client(reconnection=False)
+        sio.connect(
+            base,
+            namespaces=["/candidate"],
+            auth={"token": json.loads(body)["token"]},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
+        hello = sio.call("hello", {}, namespace="/candidate", timeout=10)
+        assert hello["ok"] and hello["state"] == "waiting"  # window start: the candidate starts
+        started = sio.call("start", {}, namespace="/candidate", timeout=10)
+        assert started["state"] == "running" and started["paper"]["item_count"] == 38
+        sio.disconnect()
     finally:
         proc.terminate()
         try:
