@@ -67,3 +67,18 @@ def on_session_open(session: Session, exam_session: ExamSession, actor: Actor) -
         [r.ticket_number for r in approved],
     )
     create_attempts(session, es, {p.candidate_key: p for p in pset.papers})
+
+
+def on_session_close(session: Session, exam_session: ExamSession, actor: Actor, now) -> None:
+    """Closing a session submits every attempt still open in it (reason ``session_closed``),
+    so no attempt outlives its session."""
+    from ..delivery.models import Attempt, AttemptState
+    from ..delivery.services import submit
+
+    open_attempts = session.scalars(
+        select(Attempt).where(
+            Attempt.session_id == exam_session.id, Attempt.state.in_(AttemptState.OPEN)
+        )
+    ).all()
+    for a in open_attempts:
+        submit(session, actor, a, exam_session, now, reason="session_closed")

@@ -366,6 +366,8 @@ def transition(
     )
     if action == "open":
         hooks.on_session_open(session, es, actor)
+    elif action == "close":
+        hooks.on_session_close(session, es, actor, now)
     return warnings
 
 

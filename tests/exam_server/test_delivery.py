@@ -302,3 +302,25 @@ def test_grading_maps_shuffled_options_back_to_the_key(app, exam, clock):
     assert a.score == a.max_score - sum(
         __import__("decimal").Decimal(str(it["points"])) for it in a.paper.items[:1]
     )
+
+
+def test_closing_the_session_submits_every_open_attempt(app, exam, clock):
+    client = connect(app, exam)
+    call(client, "hello")
+    token = (
+        app.test_client()
+        .post("/api/auth/token", json={"username": "admin", "password": "admin-demo-1"})
+        .get_json()["token"]
+    )
+    resp = app.test_client().post(
+        f"/api/sessions/{exam.session_id}/transitions",
+        json={"action": "close", "reason": "考试结束"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status_code == 200, resp.get_json()
+    for c in exam.candidates:
+        a = _attempt(c.registration_id)
+        assert a.state == "submitted" and a.submit_reason == "session_closed"
+    assert call(client, "save", {"seq": 1, "kind": "answer", "position": 1, "answer": "T"})[
+        "error"
+    ] in ("submitted", "unauthorized")
