@@ -287,12 +287,14 @@ def analyze(
         )
     sim = None
     if similarity:
+        # Only items with options have choices to compare (fill-in items carry scores only).
+        has_opts = np.asarray(d.n_options) > 0
         sim = answer_similarity(
-            choices,  # type: ignore[arg-type]
-            keys,  # type: ignore[arg-type]
-            n_options=d.n_options,
-            multi=d.multi,
-            seen=d.seen,
+            np.asarray(choices)[:, has_opts],
+            np.asarray(keys)[has_opts],
+            n_options=np.asarray(d.n_options)[has_opts],
+            multi=np.asarray(d.multi)[has_opts],
+            seen=None if d.seen is None else np.asarray(d.seen)[:, has_opts],
             groups=groups,
             ability=None if irt_res is None else irt_res.theta,
             q=opts.similarity_q,

@@ -520,3 +520,51 @@ def _versions_for(
         approved = [v for v in versions if v.status == "approved"]
         out.append(approved[0] if approved else versions[0])
     return out
+
+
+def session_response_arrays(
+    versions: list[ItemVersion], attempts: list[dict[str, Any]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Response arrays over the union of the items of a session's papers.
+
+    ``attempts``: one dict per candidate with ``items`` (the paper's item list: ``version_id``,
+    ``options`` in display order) and ``answers`` (position -> response in displayed labels,
+    as stored) and ``points`` (position -> points earned, for fill-in items). Choices are
+    mapped back to original option labels, so every candidate's answer to an item is coded the
+    same way whatever order they saw the options in.
+    """
+    col = {v.id: j for j, v in enumerate(versions)}
+    contents = [ItemContent.model_validate(v.content) for v in versions]
+    ka = key_arrays(contents)
+    n, j = len(attempts), len(versions)
+    choices = np.full((n, j), -1, dtype=np.int64)
+    seen = np.zeros((n, j), dtype=bool)
+    fill = np.zeros((n, j))
+    for row, att in enumerate(attempts):
+        for pos, item in enumerate(att["items"], start=1):
+            c = col[int(item["version_id"])]
+            seen[row, c] = True
+            response = att["answers"].get(pos)
+            content = contents[c]
+            if content.type == ItemType.FILL_BLANK:
+                fill[row, c] = float(att["points"].get(pos) or 0)
+            elif response is None:
+                continue
+            elif content.type == ItemType.TRUE_FALSE:
+                choices[row, c] = 0 if response == "T" else 1
+            else:
+                order = item["options"]
+                original = "".join(sorted(order[ord(label) - ord("A")] for label in response))
+                choices[row, c] = letters_to_code(original, multi=bool(ka.multi[c]))
+    if not (ka.n_options == 0).any():
+        return choices, seen, None
+    is_fill = ka.n_options == 0
+    scores = score_choices(
+        np.where(is_fill, 0, choices),
+        np.where(is_fill, 0, ka.keys),
+        n_options=np.maximum(ka.n_options, 1),
+        multi=ka.multi,
+        max_points=ka.max_points,
+    )
+    scores = np.where(is_fill, fill, np.where(choices < 0, 0.0, scores))
+    return choices, seen, scores

@@ -209,3 +209,17 @@ def close_task(task_id: int):
     body = parse_json(TaskAction)
     task = stats.close_task(db.session, current_user.actor, task_id, body.action, body.note)
     return jsonify(task={"id": task.id, "status": task.status, "note": task.note})
+
+
+@bp.post("/sessions/<int:session_id>/analysis")
+@roles_required(Role.EDITOR, Role.REVIEWER)
+def analyze_session(session_id: int):
+    from ..delivery.analysis import analyze_session as run_session_analysis
+    from ..sessions.services import get_session
+
+    es = get_session(db.session, session_id)
+    irt = request.args.get("irt") or None
+    if irt not in (None, "rasch", "2pl"):
+        raise ValidationFailed("irt must be rasch or 2pl", field="irt")
+    run = run_session_analysis(db.session, current_user.actor, es, irt=irt)
+    return jsonify(run=_run_dict(run, items=True)), 201

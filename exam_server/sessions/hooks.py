@@ -7,6 +7,7 @@ refuses the transition and rolls everything back.
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from sqlalchemy import select
@@ -14,10 +15,12 @@ from sqlalchemy.orm import Session
 
 from question_bank import assembly
 from question_bank.audit import Actor
-from question_bank.errors import Conflict
+from question_bank.errors import Conflict, DomainError
 from question_bank.models import BankRelease, BlueprintVersion
 
 from .models import Eligibility, ExamSession, Registration
+
+log = logging.getLogger(__name__)
 
 
 def on_session_open(session: Session, exam_session: ExamSession, actor: Actor) -> None:
@@ -82,3 +85,14 @@ def on_session_close(session: Session, exam_session: ExamSession, actor: Actor, 
     ).all()
     for a in open_attempts:
         submit(session, actor, a, exam_session, now, reason="session_closed")
+    # The improvement loop: analyse the session's responses. An analysis that cannot run
+    # (too few candidates) or fails must not keep the session open, so it runs in a savepoint.
+    from ..delivery.analysis import analyze_session
+
+    try:
+        with session.begin_nested():
+            analyze_session(session, actor, exam_session)
+    except DomainError:
+        pass
+    except Exception:
+        log.exception("analysis of session %s failed; run it again on demand", exam_session.code)

@@ -324,3 +324,59 @@ def test_closing_the_session_submits_every_open_attempt(app, exam, clock):
     assert call(client, "save", {"seq": 1, "kind": "answer", "position": 1, "answer": "T"})[
         "error"
     ] in ("submitted", "unauthorized")
+
+
+def test_a_closed_session_is_analysed_from_its_delivered_answers(app, clock):
+    """Randomized papers: every candidate saw their own items; statistics land per version."""
+    from question_bank.statistics import AnalysisRun, ItemStatistic
+
+    exam = prepare_exam(app, candidates=4, duration_minutes=60, earliest_submit_minutes=0)
+    for i in range(4):
+        client = connect(app, exam, i)
+        state = call(client, "hello")
+        for item in state["paper"]["items"][: 10 + 5 * i]:
+            answer = (
+                "T"
+                if item["type"] == "true_false"
+                else (["A"] if "options" in item else ["0"] * item["blanks"])
+            )
+            assert call(
+                client,
+                "save",
+                {
+                    "seq": item["position"],
+                    "kind": "answer",
+                    "position": item["position"],
+                    "answer": answer,
+                },
+            )["ok"]
+        assert call(client, "submit", {"confirm": True})["ok"]
+    token = (
+        app.test_client()
+        .post("/api/auth/token", json={"username": "admin", "password": "admin-demo-1"})
+        .get_json()["token"]
+    )
+    auth = {"Authorization": f"Bearer {token}"}
+    resp = app.test_client().post(
+        f"/api/sessions/{exam.session_id}/transitions",
+        json={"action": "close", "reason": "考试结束"},
+        headers=auth,
+    )
+    assert resp.status_code == 200, resp.get_json()
+    run = db.session.scalar(select(AnalysisRun).where(AnalysisRun.source == "session"))
+    assert run is not None and run.n_candidates == 4 and run.source_ref == exam.session_code
+    # Each item's n is the number of candidates whose paper held it.
+    papers = [_attempt(c.registration_id).paper.items for c in exam.candidates]
+    for st in db.session.scalars(select(ItemStatistic).where(ItemStatistic.run_id == run.id)):
+        held = sum(any(int(it["version_id"]) == st.item_version_id for it in p) for p in papers)
+        assert st.n == held
+    # On demand, too (editors and reviewers).
+    editor = (
+        app.test_client()
+        .post("/api/auth/token", json={"username": "editor", "password": "editor-demo-1"})
+        .get_json()["token"]
+    )
+    resp = app.test_client().post(
+        f"/api/sessions/{exam.session_id}/analysis", headers={"Authorization": f"Bearer {editor}"}
+    )
+    assert resp.status_code == 201 and resp.get_json()["run"]["n_candidates"] == 4
