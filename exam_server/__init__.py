@@ -101,6 +101,16 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     _init_socketio(app)
+    _register_listeners()
+
+
+def _register_listeners() -> None:
+    from question_bank import review
+
+    from .delivery.rescoring import rescore_after_approval
+
+    if rescore_after_approval not in review.APPROVAL_LISTENERS:
+        review.APPROVAL_LISTENERS.append(rescore_after_approval)
 
 
 def _init_socketio(app: Flask) -> None:
@@ -146,6 +156,7 @@ def _register_blueprints(app: Flask) -> None:
     from .api import candidate as candidate_api
     from .api import sessions as sessions_api
     from .errors import register_error_handlers
+    from .views import candidate as candidate_pages
     from .views import pages
     from .views import sessions as session_pages
 
@@ -157,6 +168,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sessions_api.bp)
     app.register_blueprint(candidate_api.bp)
     app.register_blueprint(session_pages.bp)
+    app.register_blueprint(candidate_pages.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
 

@@ -232,8 +232,9 @@ def _option_curves(
 
 
 def _interp_rows(grid: FloatArray, table: FloatArray, u: FloatArray) -> FloatArray:
-    if grid.size == 1:
-        return np.repeat(table, u.size, axis=0)
+    if grid.size == 1 or grid[1] == grid[0]:
+        # One ability value for everyone (e.g. identical scores): the curves are flat there.
+        return np.repeat(table[:1], u.size, axis=0)
     pos = np.clip((u - grid[0]) / (grid[1] - grid[0]), 0.0, grid.size - 1.0)
     i0 = np.minimum(pos.astype(np.intp), grid.size - 2)
     w = (pos - i0)[:, None]

@@ -13,6 +13,8 @@ and a release never has to choose. Every transition is a :class:`ReviewEvent` an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,12 @@ TRANSITIONS: dict[str, tuple[str, str]] = {
     "retire": (S.APPROVED, S.RETIRED),
 }
 NEEDS_COMMENT = {"reject", "retire"}
+
+# Called after a version is approved, in the same unit of work, with (session, actor, the
+# approved version, the version it superseded or None). The server registers re-scoring here
+# (a corrected key re-scores delivered answers); question_bank itself knows nothing of exams.
+ApprovalListener = Callable[[Session, Actor, ItemVersion, "ItemVersion | None"], None]
+APPROVAL_LISTENERS: list[ApprovalListener] = []
 
 
 def _event(session: Session, actor: Actor, v: ItemVersion, to: str, comment: str) -> None:
@@ -66,6 +74,7 @@ def transition(
         raise Forbidden("four-eyes rule: the author of a version cannot approve it")
     if action == "withdraw" and version.author_id != actor.id:
         raise Forbidden("only the author can withdraw a version from review")
+    superseded = None
     if action == "approve":
         older = session.scalars(
             select(ItemVersion).where(
@@ -76,6 +85,7 @@ def transition(
         ).all()
         for old in older:
             _event(session, actor, old, S.RETIRED, f"superseded by version {version.number}")
+            superseded = old
     _event(session, actor, version, target, comment)
     session.flush()
     record(
@@ -87,6 +97,9 @@ def transition(
         reason=comment,
         data={"version": version.number, "from": source, "to": target},
     )
+    if action == "approve":
+        for listener in APPROVAL_LISTENERS:
+            listener(session, actor, version, superseded)
     return version
 
 

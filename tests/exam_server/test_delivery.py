@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -299,9 +300,7 @@ def test_grading_maps_shuffled_options_back_to_the_key(app, exam, clock):
     a = _attempt(exam.candidates[0].registration_id)
     first_points = db.session.get(AttemptAnswer, (a.id, 1)).points
     assert first_points == 0
-    assert a.score == a.max_score - sum(
-        __import__("decimal").Decimal(str(it["points"])) for it in a.paper.items[:1]
-    )
+    assert a.score == a.max_score - sum(Decimal(str(it["points"])) for it in a.paper.items[:1])
 
 
 def test_closing_the_session_submits_every_open_attempt(app, exam, clock):
@@ -380,3 +379,78 @@ def test_a_closed_session_is_analysed_from_its_delivered_answers(app, clock):
         f"/api/sessions/{exam.session_id}/analysis", headers={"Authorization": f"Bearer {editor}"}
     )
     assert resp.status_code == 201 and resp.get_json()["run"]["n_candidates"] == 4
+
+
+def test_a_corrected_key_rescores_delivered_answers(app, clock):
+    from question_bank.models import ItemVersion
+
+    exam = prepare_exam(app, candidates=1, duration_minutes=60, earliest_submit_minutes=0)
+    client = connect(app, exam)
+    call(client, "hello")
+    a = _attempt(exam.candidates[0].registration_id)
+    pos, item = next(
+        (n, it)
+        for n, it in enumerate(a.paper.items, start=1)
+        if ItemContent.model_validate(
+            db.session.get(ItemVersion, it["version_id"]).content
+        ).type.value
+        == "single_choice"
+    )
+    version = db.session.get(ItemVersion, item["version_id"])
+    content, code = version.content, version.item.code
+    wrong = next(o["label"] for o in content["options"] if o["label"] not in content["key"])
+    shown = chr(ord("A") + item["options"].index(wrong))
+    assert call(client, "save", {"seq": 1, "kind": "answer", "position": pos, "answer": [shown]})[
+        "accepted"
+    ]
+    assert call(client, "submit", {"confirm": True})["ok"]
+    before = _attempt(exam.candidates[0].registration_id).score
+
+    def api(user: str, password: str):
+        token = (
+            app.test_client()
+            .post("/api/auth/token", json={"username": user, "password": password})
+            .get_json()["token"]
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    ed, rev = api("editor", "editor-demo-1"), api("reviewer", "reviewer-demo-1")
+    client_http = app.test_client()
+    # The reviewers decide the key was wrong: the same question, key = the candidate's option.
+    resp = client_http.post(
+        f"/api/items/{code}/versions",
+        headers=ed,
+        json={"content": {**content, "key": [wrong]}, "note": "答案更正"},
+    )
+    assert resp.status_code == 201, resp.get_json()
+    n = resp.get_json()["version"]["version"]
+    client_http.post(
+        f"/api/items/{code}/versions/{n}/review", headers=ed, json={"action": "submit"}
+    )
+    resp = client_http.post(
+        f"/api/items/{code}/versions/{n}/review",
+        headers=rev,
+        json={"action": "approve", "comment": "答案更正"},
+    )
+    assert resp.status_code == 200, resp.get_json()
+    after = _attempt(exam.candidates[0].registration_id)
+    assert after.score == before + Decimal(str(item["points"]))
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "attempt.rescored"))
+    data = json.loads(event.data)
+    assert data["item"] == code and Decimal(data["after"]) == after.score
+    # A revision that changes the question itself (the stem) re-scores nothing.
+    resp = client_http.post(
+        f"/api/items/{code}/versions",
+        headers=ed,
+        json={"content": {**content, "key": content["key"], "stem": content["stem"] + "（修订）"}},
+    )
+    m = resp.get_json()["version"]["version"]
+    client_http.post(
+        f"/api/items/{code}/versions/{m}/review", headers=ed, json={"action": "submit"}
+    )
+    client_http.post(
+        f"/api/items/{code}/versions/{m}/review",
+        headers=rev,
+        json={"action": "approve", "comment": "题干修订"},
+    )
+    assert _attempt(exam.candidates[0].registration_id).score == after.score
