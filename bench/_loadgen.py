@@ -1,0 +1,614 @@
+"""Load generator for the candidate protocol (docs/protocol.md, version 1), on asyncio.
+
+One process, one event loop, one python-socketio ``AsyncClient`` (aiohttp websocket) per
+simulated candidate, so the generator needs one core at most and its CPU time is measured on
+its own. Every candidate behaves like the candidate page (web/static/js/candidate_exam.js):
+
+* signs in over HTTP (``POST /api/candidate/sign-in``) and connects to ``/candidate`` with the
+  token, on the one server process it was given (sticky, as nginx would do);
+* sends ``hello`` after every (re)connect, and every 4 s while the state is ``waiting`` (the
+  page's ``WAIT_POLL_MS``); the paper arrives with the first ``hello`` after the start;
+* sends a heartbeat every 5 s. The protocol has no heartbeat event yet (the proctoring issue
+  adds one), so the ``time`` event is used as the heartbeat;
+* once it has its paper, saves an answer every 10 s: a random question, a valid answer for its
+  type, seq strictly increasing. Saves go through an outbox and are sent one at a time in seq
+  order; an entry leaves the outbox only on an ``ok`` ack (accepted or not); after a timeout or
+  a server error it is sent again 3 s later, as the page does;
+* a share of the candidates (5 % by default) drop their connection once at a random moment
+  with a save in flight (the TCP connection is cut, no goodbye), answer once more while
+  offline, reconnect after 2–8 s, send ``hello`` and replay the outbox;
+* at the end drains its outbox and submits (``{"confirm": true}``).
+
+Each room signs in from its own loopback address (127.0.1.<room>), standing for the NAT address
+of an exam room; the traffic only ever goes to 127.0.0.1. Every ok ack is recorded as
+(ticket, position, seq, answer, accepted) for the verification in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import socketio
+
+NS = "/candidate"
+
+
+@dataclass
+class LoadConfig:
+    duration: float = 300.0  # steady phase, after every paper is delivered
+    save_every: float = 10.0
+    heartbeat_every: float = 5.0
+    wait_poll: float = 4.0  # hello while waiting, as the page does
+    drop_rate: float = 0.05
+    offline_seconds: tuple[float, float] = (2.0, 8.0)
+    ack_timeout: float = 10.0
+    retry_after: float = 3.0
+    sign_in_concurrency: int = 100
+    ready_timeout: float = 600.0  # every candidate signed in, connected and waiting
+    paper_timeout: float = 120.0  # every paper delivered after the start
+    finish_timeout: float = 180.0  # drain outboxes and submit
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class Identity:
+    ticket: str
+    id_number: str
+    access_code: str
+    room: int  # 0-based; picks the source address 127.0.1.<room + 1>
+    server: int  # index of the server process this candidate sticks to
+
+
+@dataclass(frozen=True)
+class Ack:
+    ticket: str
+    position: int
+    seq: int
+    answer: Any
+    accepted: bool
+
+
+class Lost(Exception):
+    """The connection went away while waiting for an ack."""
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))
+    return s[k]
+
+
+@dataclass
+class Results:
+    n: int
+    latencies: dict[str, list[float]] = field(default_factory=dict)  # seconds
+    errors: Counter = field(default_factory=Counter)
+    acks: list[Ack] = field(default_factory=list)
+    sent: dict[str, dict[int, tuple[int, Any]]] = field(default_factory=dict)
+    paper_at: dict[str, float] = field(default_factory=dict)  # wall clock
+    counts: Counter = field(default_factory=Counter)
+    phases: dict[str, float] = field(default_factory=dict)  # wall-clock marks
+    cpu: dict[str, float] = field(default_factory=dict)  # generator CPU seconds per phase
+    loop_lag: list[float] = field(default_factory=list)
+    connected_now: int = 0
+    connected_peak: int = 0
+    save_ack_times: list[float] = field(default_factory=list)  # wall clock of each ok save ack
+
+    def lat(self, name: str, value: float) -> None:
+        self.latencies.setdefault(name, []).append(value)
+
+    def paper_delays(self) -> list[float]:
+        t0 = self.phases.get("start")
+        if t0 is None:
+            return []
+        return sorted(t - t0 for t in self.paper_at.values())
+
+    def steady_saves_per_second(self) -> float:
+        a, b = self.phases.get("steady"), self.phases.get("end")
+        if a is None or b is None or b <= a:
+            return 0.0
+        return sum(1 for t in self.save_ack_times if a <= t < b) / (b - a)
+
+
+def _answer(rng: random.Random, item: dict[str, Any]) -> Any:
+    kind = item["type"]
+    if kind == "true_false":
+        return rng.choice(["T", "F"])
+    labels = [o["label"] for o in item.get("options") or []]
+    if kind == "single_choice":
+        return [rng.choice(labels)]
+    if kind == "multiple_choice":
+        return sorted(rng.sample(labels, rng.randint(1, len(labels))))
+    return [f"答{rng.randint(1, 999)}" for _ in range(int(item.get("blanks") or 1))]
+
+
+class Candidate:
+    def __init__(self, gen: Generator, ident: Identity, index: int):
+        self.gen = gen
+        self.ident = ident
+        self.rng = random.Random(gen.cfg.seed * 1_000_003 + index)
+        self.url = gen.targets[ident.server]
+        self.http = gen.http[ident.room]
+        self.token: str | None = None
+        self.sio: socketio.AsyncClient | None = None
+        self.connected = False
+        self.state: str | None = None
+        self.items: list[dict[str, Any]] | None = None
+        self.seq = 0
+        self.outbox: list[dict[str, Any]] = []
+        self.pending: set[asyncio.Future] = set()
+        self.wake = asyncio.Event()  # the pump has something to do
+        self.lost = asyncio.Event()  # disconnected: the keeper reconnects
+        self.offline_until = 0.0
+        self.in_flight: int | None = None  # seq of the save waiting for its ack
+        self.finished = False
+        self.failed = False
+        self.ready = asyncio.Event()  # signed in, connected, hello answered
+        self.drop_task: asyncio.Task | None = None
+        self.sent = gen.results.sent.setdefault(ident.ticket, {})
+
+    # -- transport ----------------------------------------------------------------------------
+
+    async def sign_in(self) -> bool:
+        body = {
+            "ticket_number": self.ident.ticket,
+            "id_number": self.ident.id_number,
+            "access_code": self.ident.access_code,
+        }
+        r = self.gen.results
+        for attempt in range(8):
+            t = time.perf_counter()
+            try:
+                async with self.http.post(
+                    f"{self.url}/api/candidate/sign-in",
+                    json=body,
+                    timeout=aiohttp.ClientTimeout(total=60),
+                ) as resp:
+                    data = await resp.json(content_type=None)
+                    if resp.status == 200:
+                        r.lat("sign_in", time.perf_counter() - t)
+                        self.token = data["token"]
+                        return True
+                    r.errors[f"sign_in:{data.get('error') or resp.status}"] += 1
+                    if resp.status not in (429, 500, 502, 503):
+                        return False
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                r.errors[f"sign_in:{type(exc).__name__}"] += 1
+            await asyncio.sleep(min(30.0, 2.0**attempt) * (0.5 + self.rng.random()))
+        return False
+
+    async def connect(self) -> bool:
+        r = self.gen.results
+        sio = socketio.AsyncClient(
+            reconnection=False, http_session=self.http, handle_sigint=False, request_timeout=30
+        )
+
+        async def on_disconnect(*_args: Any) -> None:
+            if sio is self.sio:
+                self._gone()
+
+        async def on_submitted(*_args: Any) -> None:
+            r.counts["submitted_events"] += 1
+
+        sio.on("disconnect", on_disconnect, namespace=NS)
+        sio.on("submitted", on_submitted, namespace=NS)
+        t = time.perf_counter()
+        self.sio = sio
+        try:
+            await sio.connect(
+                self.url,
+                namespaces=[NS],
+                auth={"token": self.token},
+                transports=["websocket"],
+                wait_timeout=30,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            data = exc.args[1] if len(exc.args) > 1 else None
+            code = data.get("error") if isinstance(data, dict) else type(exc).__name__
+            r.errors[f"connect:{code}"] += 1
+            self.sio = None
+            with contextlib.suppress(Exception):
+                await sio.disconnect()
+            return False
+        except Exception as exc:
+            r.errors[f"connect:{type(exc).__name__}"] += 1
+            self.sio = None
+            with contextlib.suppress(Exception):
+                await sio.disconnect()
+            return False
+        r.lat("connect", time.perf_counter() - t)
+        self.connected = True
+        self.lost.clear()
+        r.connected_now += 1
+        r.connected_peak = max(r.connected_peak, r.connected_now)
+        return True
+
+    def _gone(self) -> None:
+        if self.connected:
+            self.connected = False
+            self.gen.results.connected_now -= 1
+        self.in_flight = None
+        for fut in self.pending:
+            if not fut.done():
+                fut.set_exception(Lost())
+        self.pending.clear()
+        self.lost.set()
+
+    async def drop(self) -> None:
+        """Cut the TCP connection under the websocket: no close frame, no goodbye."""
+        sio = self.sio
+        self.gen.results.counts["drops"] += 1
+        try:
+            sio.eio.ws._conn.transport.abort()  # the network goes away
+        except Exception:
+            await sio.eio.disconnect(abort=True)
+        for _ in range(100):  # the read loop notices at once; make sure
+            if not self.connected:
+                break
+            await asyncio.sleep(0.05)
+        if self.connected:
+            self._gone()
+
+    async def call(self, event: str, data: Any, timeout: float | None = None) -> tuple[Any, float]:
+        """Emit with an ack; returns (reply, seconds). Raises Lost or TimeoutError."""
+        if not self.connected or self.sio is None:
+            raise Lost()
+        fut = asyncio.get_running_loop().create_future()
+
+        def ack(*args: Any) -> None:
+            if not fut.done():
+                fut.set_result(args[0] if args else None)
+
+        self.pending.add(fut)
+        t = time.perf_counter()
+        try:
+            await self.sio.emit(event, data, namespace=NS, callback=ack)
+            reply = await asyncio.wait_for(fut, timeout or self.gen.cfg.ack_timeout)
+        except (Lost, TimeoutError):
+            raise
+        except Exception as exc:
+            raise Lost() from exc
+        finally:
+            self.pending.discard(fut)
+        return reply, time.perf_counter() - t
+
+    # -- protocol -----------------------------------------------------------------------------
+
+    async def hello(self) -> bool:
+        r = self.gen.results
+        try:
+            reply, secs = await self.call("hello", {}, timeout=30)
+        except TimeoutError:
+            r.errors["hello:timeout"] += 1
+            return False
+        except Lost:
+            return False
+        if not isinstance(reply, dict) or not reply.get("ok"):
+            r.errors[f"hello:{(reply or {}).get('error')}"] += 1
+            return False
+        self.state = reply.get("state")
+        self.seq = max(self.seq, int(reply.get("last_seq") or 0))
+        paper = reply.get("paper")
+        r.lat("hello_paper" if paper else "hello", secs)
+        if paper and self.items is None:
+            self.items = paper["items"]
+            r.paper_at[self.ident.ticket] = time.time()
+        if self.state == "submitted":
+            self.finished = True
+        self.wake.set()
+        return True
+
+    async def online(self) -> bool:
+        """Connect and say hello."""
+        if not await self.connect():
+            return False
+        if await self.hello():
+            return True
+        if self.connected and self.sio is not None:
+            with contextlib.suppress(Exception):
+                await self.sio.disconnect()
+            self._gone()
+        return False
+
+    def new_save(self) -> None:
+        assert self.items is not None
+        self.seq += 1
+        position = self.rng.randint(1, len(self.items))
+        answer = _answer(self.rng, self.items[position - 1])
+        self.sent[self.seq] = (position, answer)
+        self.outbox.append(
+            {
+                "seq": self.seq,
+                "kind": "answer",
+                "position": position,
+                "answer": answer,
+                "client_time": dt.datetime.now(dt.UTC).isoformat(),
+            }
+        )
+        self.wake.set()
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    async def keeper(self) -> None:
+        """Reconnect whenever the connection is gone (after an intended drop: when the
+        'network' is back), with back-off, like the socket.io client does."""
+        backoff = 1.0
+        while not self.finished:
+            await self.lost.wait()
+            if self.finished:
+                return
+            wait = self.offline_until - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if await self.online():
+                self.gen.results.counts["reconnects"] += 1
+                backoff = 1.0
+            else:
+                await asyncio.sleep(backoff * (0.5 + self.rng.random()))
+                backoff = min(backoff * 2, 10.0)
+
+    async def waiter(self) -> None:
+        """hello every 4 s while waiting for the start (the page's waiting-room poll)."""
+        while self.items is None and not self.finished:
+            await asyncio.sleep(self.gen.cfg.wait_poll)
+            if self.connected and self.items is None:
+                await self.hello()
+
+    async def heartbeat(self) -> None:
+        r, every = self.gen.results, self.gen.cfg.heartbeat_every
+        nxt = time.monotonic() + self.rng.random() * every
+        while not self.finished:
+            await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+            nxt += every
+            if not self.connected:
+                continue
+            try:
+                reply, secs = await self.call("time", {"client_time": time.time() * 1000})
+            except TimeoutError:
+                r.errors["time:timeout"] += 1
+                continue
+            except Lost:
+                continue
+            if isinstance(reply, dict) and reply.get("ok"):
+                r.lat("time", secs)
+            else:
+                r.errors[f"time:{(reply or {}).get('error')}"] += 1
+
+    async def producer(self) -> None:
+        every = self.gen.cfg.save_every
+        while self.items is None:
+            await asyncio.sleep(0.2)
+        nxt = time.monotonic() + self.rng.random() * every
+        while not self.gen.ending.is_set():
+            await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+            nxt += every
+            if self.gen.ending.is_set():
+                return
+            self.new_save()
+
+    async def pump(self) -> None:
+        r = self.gen.results
+        while not self.finished:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.outbox and self.connected and self.state in ("running", "paused"):
+                entry = self.outbox[0]
+                self.in_flight = entry["seq"]
+                try:
+                    reply, secs = await self.call("save", entry)
+                except TimeoutError:
+                    r.errors["save:timeout"] += 1
+                    await asyncio.sleep(self.gen.cfg.retry_after)
+                    continue
+                except Lost:
+                    break  # replayed after the reconnect's hello
+                finally:
+                    self.in_flight = None
+                if isinstance(reply, dict) and reply.get("ok"):
+                    r.lat("save", secs)
+                    r.save_ack_times.append(time.time())
+                    r.acks.append(
+                        Ack(
+                            self.ident.ticket,
+                            entry["position"],
+                            entry["seq"],
+                            entry["answer"],
+                            bool(reply.get("accepted")),
+                        )
+                    )
+                    if not reply.get("accepted"):
+                        r.counts["acked_not_accepted"] += 1
+                    self.outbox.pop(0)
+                    continue
+                code = (reply or {}).get("error")
+                r.errors[f"save:{code}"] += 1
+                if code in ("validation_error", "time_up", "submitted"):
+                    self.outbox.pop(0)  # no retry can fix it
+                    r.counts["saves_given_up"] += 1
+                else:
+                    await asyncio.sleep(self.gen.cfg.retry_after)
+
+    async def dropper(self, at: float) -> None:
+        """Once, at ``at`` (monotonic): a save goes out, the connection is cut before its ack
+        can arrive, one more answer is given offline, the network is back 2–8 s later."""
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        if self.gen.ending.is_set() or not self.connected or self.items is None:
+            return
+        self.new_save()
+        for _ in range(40):  # until the pump has sent it (or 2 s)
+            if self.in_flight is not None or not self.outbox:
+                break
+            await asyncio.sleep(0.05)
+        lo, hi = self.gen.cfg.offline_seconds
+        self.offline_until = time.monotonic() + lo + self.rng.random() * (hi - lo)
+        await self.drop()
+        self.new_save()  # answered while offline: kept in the outbox
+
+    async def finish(self) -> None:
+        r = self.gen.results
+        deadline = time.monotonic() + self.gen.cfg.finish_timeout - 10
+        while (self.outbox or not self.connected) and time.monotonic() < deadline:
+            self.wake.set()
+            await asyncio.sleep(0.2)
+        if self.outbox:
+            r.errors["finish:outbox_not_drained"] += 1
+        while time.monotonic() < deadline:
+            try:
+                reply, secs = await self.call("submit", {"confirm": True}, timeout=30)
+            except (TimeoutError, Lost):
+                r.errors["submit:timeout_or_lost"] += 1
+                await asyncio.sleep(1)
+                continue
+            if isinstance(reply, dict) and reply.get("ok"):
+                r.lat("submit", secs)
+                r.counts["submitted"] += 1
+            else:
+                r.errors[f"submit:{(reply or {}).get('error')}"] += 1
+            break
+        self.finished = True
+        self.lost.set()
+        self.wake.set()
+        if self.connected and self.sio is not None:
+            sio = self.sio
+            self.sio = None
+            self._gone()
+            with contextlib.suppress(Exception):
+                await sio.disconnect()
+
+    async def life(self) -> None:
+        async with self.gen.sign_in_gate:
+            if not await self.sign_in():
+                self.failed = True
+                self.gen.results.counts["sign_in_failed"] += 1
+                self.ready.set()
+                return
+            for _ in range(5):
+                if await self.online():
+                    break
+                await asyncio.sleep(1 + self.rng.random() * 2)
+        tasks = [
+            asyncio.create_task(self.keeper()),
+            asyncio.create_task(self.waiter()),
+            asyncio.create_task(self.heartbeat()),
+            asyncio.create_task(self.producer()),
+            asyncio.create_task(self.pump()),
+        ]
+        if not self.connected:
+            self.lost.set()
+        self.ready.set()
+        try:
+            await self.gen.ending.wait()
+            await self.finish()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Generator:
+    def __init__(self, targets: list[str], identities: list[Identity], cfg: LoadConfig):
+        self.targets = targets
+        self.identities = identities
+        self.cfg = cfg
+        self.results = Results(len(identities))
+        self.http: dict[int, aiohttp.ClientSession] = {}
+        self.sign_in_gate = asyncio.Semaphore(cfg.sign_in_concurrency)
+        self.started = asyncio.Event()
+        self.ending = asyncio.Event()
+
+    async def _lag_monitor(self) -> None:
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.1)
+            self.results.loop_lag.append(time.monotonic() - t - 0.1)
+
+    def _mark(self, phase: str) -> None:
+        self.results.phases[phase] = time.time()
+        self.results.cpu[phase] = time.process_time()
+
+    async def run(
+        self,
+        start: Callable[[], Awaitable[Any]],
+        log: Callable[[str], None] = print,
+    ) -> Results:
+        """Sign everyone in and connect, call ``start()`` (the unified start), wait for every
+        paper, run the steady phase for ``duration`` seconds, then drain and submit."""
+        cfg, r = self.cfg, self.results
+        rng = random.Random(cfg.seed)
+        for room in sorted({i.room for i in self.identities}):
+            conn = aiohttp.TCPConnector(
+                limit=0, local_addr=(f"127.0.{1 + room // 250}.{1 + room % 250}", 0)
+            )
+            self.http[room] = aiohttp.ClientSession(connector=conn)
+        lag = asyncio.create_task(self._lag_monitor())
+        self._mark("connect")
+        cands = [Candidate(self, ident, k) for k, ident in enumerate(self.identities)]
+        droppers = set(rng.sample(range(len(cands)), round(len(cands) * cfg.drop_rate)))
+        lives: list[asyncio.Task] = []
+        try:
+            lives = [asyncio.create_task(c.life()) for c in cands]
+            await asyncio.wait_for(
+                asyncio.gather(*(c.ready.wait() for c in cands)), cfg.ready_timeout
+            )
+            ready_deadline = time.monotonic() + 60
+            while time.monotonic() < ready_deadline and any(
+                c.state != "waiting" and not c.failed for c in cands
+            ):
+                await asyncio.sleep(0.5)
+            r.counts["ready"] = sum(1 for c in cands if c.state == "waiting")
+            log(
+                f"  {r.counts['ready']} of {len(cands)} candidates waiting, "
+                f"{r.connected_now} connected, after {time.time() - r.phases['connect']:.1f} s"
+            )
+            self._mark("start")
+            t = time.perf_counter()
+            await start()
+            r.lat("start_request", time.perf_counter() - t)
+            self.started.set()
+            paper_deadline = time.monotonic() + cfg.paper_timeout
+            while time.monotonic() < paper_deadline and len(r.paper_at) < len(cands):
+                await asyncio.sleep(0.1)
+            delays = r.paper_delays()
+            log(
+                f"  {len(r.paper_at)} papers delivered, last {delays[-1] if delays else 0:.1f} s "
+                "after the start"
+            )
+            self._mark("steady")
+            now = time.monotonic()
+            for k in sorted(droppers):
+                at = now + cfg.duration * (0.1 + 0.8 * rng.random())
+                cands[k].drop_task = asyncio.create_task(cands[k].dropper(at))
+            await asyncio.sleep(cfg.duration)
+            self._mark("end")
+            self.ending.set()
+            _done, pending = await asyncio.wait(lives, timeout=cfg.finish_timeout)
+            for t_ in pending:
+                t_.cancel()
+                r.errors["finish:timeout"] += 1
+            self._mark("done")
+        finally:
+            for t_ in lives:
+                t_.cancel()
+            for c in cands:
+                if c.drop_task is not None:
+                    c.drop_task.cancel()
+            await asyncio.gather(*lives, return_exceptions=True)
+            for c in cands:
+                if c.sio is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(c.sio.disconnect(), 2)
+            lag.cancel()
+            for s in self.http.values():
+                await s.close()
+        return r

@@ -1,0 +1,661 @@
+"""Live-delivery load benchmark: N simulated candidates against the exam server on PostgreSQL +
+Redis, with the generator on the same machine.
+
+Targets (issue 4, "Speed"):
+  * 2,000 concurrent candidates for 5 minutes with 0 lost answers and p99 save ack < 300 ms;
+  * 2,000 candidates receive their papers within 30 s of a unified start.
+
+What the run does:
+  1. creates its own PostgreSQL database, migrates it, loads the demo bank and users
+     (``exam_server.demo.setup_demo``), and through the staff JSON API (Flask test client):
+     a blueprint (tests/live_support.py's DEMO_BLUEPRINT), one session with 40 rooms of 50,
+     the roster as one CSV (bulk import, approved), opens it (papers assembled);
+  2. bare stack first (bench/echo_baseline.py, same generator, same server setup), unless
+     ``--echo-duration 0``;
+  3. starts ``--servers`` gunicorn gevent processes (one worker each) with EXAM_REDIS_URL set;
+     each candidate sticks to one of them (as nginx with sticky sessions would do);
+  4. runs the candidates (bench/_loadgen.py: sign in, connect, wait, the unified start by the
+     administrator over HTTP, paper via ``hello``, heartbeat every 5 s, a save every 10 s, 5 %
+     drop and reconnect, submit);
+  5. checks in PostgreSQL that every acknowledged save is there: ``answer_log`` holds every
+     acknowledged seq with its answer, and ``attempt_answers`` holds, per (attempt, position),
+     the answer of the highest acknowledged seq (or of a newer seq the client sent whose ack
+     was cut off by a drop);
+  6. prints connected, saves/s, ack latency percentiles, errors by code, paper delivery times,
+     server CPU and peak RSS per process, PostgreSQL CPU, the generator's CPU, the ratio to the
+     bare stack, and the command to reproduce; stops the servers and drops the database.
+
+Reproduce:  .venv/bin/python -m bench.load [--candidates 2000] [--duration 300] [--servers 2]
+            [--echo-duration SECONDS] [--drop-rate 0.05] [--profile DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import io
+import json
+import math
+import os
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench._loadgen import Generator, Identity, LoadConfig, Results, percentile
+from bench._servers import Sampler, ServerGroup
+
+SECRET = "bench-load-secret-" + uuid.uuid4().hex
+BLUEPRINT = {
+    "sections": [
+        {"type": "true_false", "count": 10, "points": 1, "quota_depth": 1},
+        {"type": "single_choice", "count": 20, "points": 2, "quota_depth": 1},
+        {"type": "multiple_choice", "count": 5, "points": 4, "quota_depth": 1},
+        {"type": "fill_blank", "count": 3, "points": 10, "quotas": {"A": 1, "B": 2}},
+    ],
+    "duration_minutes": 90,
+    "difficulty": {"tolerance": 0.02},
+}  # tests/live_support.py: DEMO_BLUEPRINT
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红梅鹏飞"
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def resident_id(k: int) -> str:
+    """A valid resident ID number (GB 11643 check character), distinct for each k."""
+    born = dt.date(1975, 1, 1) + dt.timedelta(days=k // 800)
+    first17 = f"110105{born:%Y%m%d}{100 + k % 800:03d}"
+    total = sum(int(d) * (2 ** (17 - i) % 11) for i, d in enumerate(first17))
+    c = (12 - total % 11) % 11
+    return first17 + ("X" if c == 10 else str(c))
+
+
+# -- database and exam setup ------------------------------------------------------------------------
+
+
+class Database:
+    """A database of our own on the server of ``admin_url``; dropped by ``drop()``."""
+
+    def __init__(self, admin_url: str):
+        import psycopg
+
+        self.admin_url = admin_url.replace("postgresql+psycopg://", "postgresql://")
+        self.name = f"exam_bench_live_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        base = self.admin_url.rsplit("/", 1)[0]
+        self.url = f"{base}/{self.name}"  # plain libpq URL (psycopg)
+        self.sa_url = "postgresql+psycopg://" + self.url.removeprefix("postgresql://")
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def setup_exam(db_url: str, instance: Path, candidates: int, rooms: int) -> dict[str, Any]:
+    """Migrate, load the demo, create and open the session; returns what the run needs."""
+    from sqlalchemy import select
+
+    from exam_server import create_app
+    from exam_server.cli import upgrade_database
+    from exam_server.demo import setup_demo
+    from exam_server.extensions import db
+    from exam_server.sessions.models import ExamSession, Registration, Room
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": SECRET,
+            "REDIS_URL": None,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    with app.app_context():
+        upgrade_database()
+        timings["migrate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        setup_demo()
+        db.session.commit()
+        db.session.remove()
+    timings["demo"] = time.perf_counter() - t
+    client = app.test_client()
+
+    def token(user: str, password: str) -> dict[str, str]:
+        resp = client.post("/api/auth/token", json={"username": user, "password": password})
+        assert resp.status_code == 200, resp.get_json()
+        return {"Authorization": f"Bearer {resp.get_json()['token']}"}
+
+    def ok(resp, status: int = 200) -> dict[str, Any]:
+        if resp.status_code != status:
+            raise RuntimeError(f"{resp.request.path}: {resp.status_code} {resp.get_data(True)}")
+        return resp.get_json()
+
+    admin, editor = token("admin", "admin-demo-1"), token("editor", "editor-demo-1")
+    release = ok(client.get("/api/releases", headers=editor))["releases"][0]["id"]
+    bp = ok(
+        client.post(
+            "/api/blueprints",
+            headers=editor,
+            json={
+                "occupation": "6-31-01-03",
+                "level": 4,
+                "code": "E4-BENCH",
+                "name": "电工四级理论(压测)",
+                "spec": BLUEPRINT,
+            },
+        ),
+        201,
+    )["version"]["id"]
+    per_room = math.ceil(candidates / rooms)
+    room_names = [f"第{r + 1:02d}考场" for r in range(rooms)]
+    es = ok(
+        client.post(
+            "/api/sessions",
+            headers=admin,
+            json={
+                "code": "BENCH-LIVE",
+                "name": "压测场次",
+                "occupation": "6-31-01-03",
+                "level": 4,
+                "scheduled_start": (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)).isoformat(),
+                "duration_minutes": 600,
+                "late_entry_minutes": 60,
+                "earliest_submit_minutes": 0,
+                "start_mode": "unified",
+                "release_id": release,
+                "blueprint_version_id": bp,
+                "rooms": [{"name": n, "capacity": per_room} for n in room_names],
+            },
+        ),
+        201,
+    )["session"]
+    sid = es["id"]
+    out = io.StringIO()
+    out.write("姓名,身份证号,考场,座位号\n")
+    for k in range(candidates):
+        name = SURNAMES[k % len(SURNAMES)] + GIVEN[k // len(SURNAMES) % len(GIVEN)]
+        name += GIVEN[k // (len(SURNAMES) * len(GIVEN)) % len(GIVEN)]
+        out.write(f"{name},{resident_id(k)},{room_names[k // per_room]},{k % per_room + 1}\n")
+    t = time.perf_counter()
+    ok(
+        client.post(
+            f"/api/sessions/{sid}/roster",
+            headers=admin,
+            data={
+                "file": (io.BytesIO(out.getvalue().encode()), "roster.csv"),
+                "eligibility": "approved",
+                "reason": "load benchmark",
+            },
+            content_type="multipart/form-data",
+        ),
+        201,
+    )
+    timings["roster_import"] = time.perf_counter() - t
+    t = time.perf_counter()
+    ok(client.post(f"/api/sessions/{sid}/transitions", headers=admin, json={"action": "open"}))
+    timings["open"] = time.perf_counter() - t
+    with app.app_context():
+        es_row = db.session.get(ExamSession, sid)
+        codes = {r.id: (r.number, r.access_code) for r in es_row.rooms}
+        regs = db.session.execute(
+            select(Registration.ticket_number, Registration.id_number, Registration.room_id)
+            .where(Registration.session_id == sid)
+            .order_by(Registration.id)
+        ).all()
+        room_index = {rid: num - 1 for rid, (num, _code) in codes.items()}
+        people = [(t_, idn, codes[rid][1], room_index[rid]) for t_, idn, rid in regs]
+        assert db.session.scalar(select(Room.id).where(Room.session_id == sid).limit(1))
+        db.session.remove()
+    return {
+        "session_id": sid,
+        "admin_headers": admin,
+        "people": people,
+        "timings": timings,
+        "rooms": rooms,
+        "per_room": per_room,
+    }
+
+
+# -- verification ------------------------------------------------------------------------------------
+
+
+def verify(pg_url: str, session_id: int, r: Results) -> dict[str, Any]:
+    """Every acknowledged save must be in PostgreSQL. Returns counts; ``lost`` must be 0."""
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        attempts = dict(
+            conn.execute(
+                "SELECT r.ticket_number, a.id FROM attempts a JOIN registrations r "
+                "ON r.id = a.registration_id WHERE a.session_id = %s",
+                (session_id,),
+            ).fetchall()
+        )
+        states = Counter(
+            s
+            for (s,) in conn.execute(
+                "SELECT state FROM attempts WHERE session_id = %s", (session_id,)
+            ).fetchall()
+        )
+        ids = list(attempts.values())
+        log_rows = conn.execute(
+            "SELECT attempt_id, seq, kind, position, value FROM answer_log "
+            "WHERE attempt_id = ANY(%s)",
+            (ids,),
+        ).fetchall()
+        final_rows = conn.execute(
+            "SELECT attempt_id, position, response, answer_seq FROM attempt_answers "
+            "WHERE attempt_id = ANY(%s)",
+            (ids,),
+        ).fetchall()
+    logged = {(a, seq): (kind, pos, val) for a, seq, kind, pos, val in log_rows}
+    final = {(a, pos): (resp, seq) for a, pos, resp, seq in final_rows}
+    v: Counter = Counter()
+    best: dict[tuple[int, int], tuple[int, Any]] = {}
+    for ack in r.acks:
+        a = attempts[ack.ticket]
+        v["acked_saves"] += 1
+        got = logged.get((a, ack.seq))
+        if got is None:
+            v["acked_missing_from_log"] += 1
+        elif got != ("answer", ack.position, ack.answer):
+            v["acked_log_mismatch"] += 1
+        key = (a, ack.position)
+        if key not in best or best[key][0] < ack.seq:
+            best[key] = (ack.seq, ack.answer)
+    for (a, pos), (seq, answer) in best.items():
+        v["positions_checked"] += 1
+        row = final.get((a, pos))
+        if row is None:
+            v["final_missing"] += 1
+            continue
+        resp, db_seq = row
+        if db_seq == seq:
+            if resp != answer:
+                v["final_mismatch"] += 1
+        elif db_seq > seq:
+            # newer than any ack: a save whose ack was cut off; it must be one the client sent
+            ticket = next(t for t, i in attempts.items() if i == a)
+            sent = r.sent.get(ticket, {}).get(db_seq)
+            if sent is None or sent != (pos, resp):
+                v["final_unknown_newer"] += 1
+            else:
+                v["final_newer_unacked_ok"] += 1
+        else:
+            v["final_older_than_acked"] += 1
+    sent_seqs = {(attempts[t], s) for t, m in r.sent.items() if t in attempts for s in m}
+    v["log_rows"] = len(logged)
+    v["log_rows_never_sent"] = sum(1 for k in logged if k not in sent_seqs)
+    v["lost"] = (
+        v["acked_missing_from_log"]
+        + v["acked_log_mismatch"]
+        + v["final_missing"]
+        + v["final_mismatch"]
+        + v["final_older_than_acked"]
+        + v["final_unknown_newer"]
+    )
+    return {"counts": dict(v), "attempt_states": dict(states)}
+
+
+# -- report -------------------------------------------------------------------------------------------
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1000:.0f} ms"
+
+
+def _pcts(values: list[float]) -> str:
+    if not values:
+        return "(none)"
+    return (
+        f"p50 {_ms(percentile(values, 50))}  p95 {_ms(percentile(values, 95))}  "
+        f"p99 {_ms(percentile(values, 99))}  max {_ms(max(values))}  (n={len(values)})"
+    )
+
+
+def summarize(out: dict[str, Any], cfg: LoadConfig) -> dict[str, Any]:
+    r: Results = out["results"]
+    sampler: Sampler = out["sampler"]
+    ph = r.phases
+    delays = r.paper_delays()
+    steady = (ph.get("steady"), ph.get("end"))
+    saves = r.latencies.get("save", [])
+    s: dict[str, Any] = {
+        "candidates": r.n,
+        "connected_peak": r.connected_peak,
+        "waiting_at_start": r.counts.get("ready", 0),
+        "papers": len(delays),
+        "paper_p50_s": percentile(delays, 50),
+        "paper_p99_s": percentile(delays, 99),
+        "paper_max_s": delays[-1] if delays else None,
+        "papers_within_30s": sum(1 for d in delays if d <= 30),
+        "connect_phase_s": ph.get("start", 0) - ph.get("connect", 0),
+        "steady_s": (steady[1] - steady[0]) if all(steady) else None,
+        "saves_per_s": r.steady_saves_per_second(),
+        "save_acks": len(saves),
+        "save_p50_ms": (percentile(saves, 50) or 0) * 1000,
+        "save_p95_ms": (percentile(saves, 95) or 0) * 1000,
+        "save_p99_ms": (percentile(saves, 99) or 0) * 1000,
+        "errors": dict(r.errors.most_common()),
+        "counts": dict(r.counts),
+        "latency": {k: _pcts(v) for k, v in sorted(r.latencies.items())},
+        "generator_cpu_s": r.cpu.get("done", 0) - r.cpu.get("connect", 0),
+        "loop_lag_p99_ms": (percentile(r.loop_lag, 99) or 0) * 1000,
+        "loop_lag_max_ms": max(r.loop_lag, default=0) * 1000,
+    }
+    if all(steady):
+        s["generator_steady_core"] = (r.cpu["end"] - r.cpu["steady"]) / (steady[1] - steady[0])
+        busy = sampler.busy_between(*steady)
+        s["machine_busy_steady_pct"] = statistics.mean(busy) if busy else None
+    procs = {}
+    for label, st in out["stats"].items():
+        row = {"cpu_s": round(st.cpu(), 1)}
+        if label.isdigit():
+            row["rss_peak_mb"] = round(st.rss_peak / 2**20)
+            row["master_rss_peak_mb"] = round(st.master_rss_peak / 2**20)
+        if all(steady):
+            row["steady_core"] = round(
+                sampler.cpu_between(label, *steady) / (steady[1] - steady[0]), 2
+            )
+        for a, b, name in (("start", "steady", "start_storm"), ("connect", "start", "sign_in")):
+            if ph.get(a) and ph.get(b):
+                row[f"{name}_cpu_s"] = round(sampler.cpu_between(label, ph[a], ph[b]), 1)
+        procs[label] = row
+    s["processes"] = procs
+    return s
+
+
+def print_report(label: str, out: dict[str, Any], cfg: LoadConfig) -> dict[str, Any]:
+    s = summarize(out, cfg)
+    log(f"\n== {label} ==")
+    log(
+        f"candidates {s['candidates']}: connected peak {s['connected_peak']}, waiting at the "
+        f"start {s['waiting_at_start']}, submitted {s['counts'].get('submitted', 0)} "
+        f"(sign-in + connect phase {s['connect_phase_s']:.1f} s)"
+    )
+    if s["papers"]:
+        log(
+            f"paper after the start: p50 {s['paper_p50_s']:.2f} s, p99 {s['paper_p99_s']:.2f} s, "
+            f"max {s['paper_max_s']:.2f} s; {s['papers_within_30s']}/{s['candidates']} within 30 s"
+        )
+    log(f"steady phase {s['steady_s'] or 0:.0f} s: {s['saves_per_s']:.1f} acked saves/s")
+    for name, text in s["latency"].items():
+        log(f"  {name:<14} {text}")
+    c = s["counts"]
+    log(
+        f"drops {c.get('drops', 0)}, reconnects {c.get('reconnects', 0)}, acks with "
+        f"accepted=false {c.get('acked_not_accepted', 0)}, saves given up "
+        f"{c.get('saves_given_up', 0)}, 'submitted' pushes {c.get('submitted_events', 0)}"
+    )
+    log(f"errors: {json.dumps(s['errors']) if s['errors'] else 'none'}")
+    for name, row in s["processes"].items():
+        title = f"server #{name}" if name.isdigit() else name
+        log(f"  {title:<10} {json.dumps(row)}")
+    log(
+        f"generator: {s['generator_cpu_s']:.1f} s CPU in all, "
+        f"{s.get('generator_steady_core', 0) * 100:.0f} % of one core in the steady phase, "
+        f"event-loop lag p99 {s['loop_lag_p99_ms']:.0f} ms, max {s['loop_lag_max_ms']:.0f} ms"
+    )
+    if s.get("machine_busy_steady_pct") is not None:
+        log(
+            f"machine CPU busy in the steady phase: {s['machine_busy_steady_pct']:.0f} % of 2 cores"
+        )
+    return s
+
+
+# -- profiling ---------------------------------------------------------------------------------------
+
+
+class Profiler:
+    """py-spy on every server worker for ``seconds``, from the unified start on: collapsed
+    stacks (``-f raw``), summarised by :func:`profile_summary`."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.procs: list[subprocess.Popen] = []
+        self.files: list[Path] = []
+
+    def start(self, pids: list[int], seconds: float, tag: str) -> None:
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for pid in pids:
+            path = self.out_dir / f"{tag}-{pid}.txt"
+            self.files.append(path)
+            cmd = [exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "50"]
+            cmd += ["-f", "raw", "-o", str(path), "--nonblocking"]
+            self.procs.append(
+                subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+
+    def wait(self) -> None:
+        for p in self.procs:
+            try:
+                p.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                p.terminate()
+
+
+def profile_summary(path: Path, top: int = 25) -> str:
+    """Inclusive share of samples per function (file:function) in a py-spy raw profile."""
+    total = 0
+    inclusive: Counter = Counter()
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        seen = set()
+        for frame in stack.split(";"):
+            name = (
+                frame.split(" (")[0] + " " + frame.split("(")[-1].split(":")[0].rsplit("/", 1)[-1]
+            )
+            if name not in seen:
+                seen.add(name)
+                inclusive[name] += n
+    lines = [f"{path.name}: {total} samples"]
+    for name, n in inclusive.most_common(top):
+        lines.append(f"  {100 * n / max(total, 1):5.1f} %  {name}")
+    return "\n".join(lines)
+
+
+# -- main ----------------------------------------------------------------------------------------------
+
+
+def run_exam(
+    args: argparse.Namespace, db: Database, exam: dict[str, Any], cfg: LoadConfig, tmp: Path
+) -> dict[str, Any]:
+    env = {
+        "EXAM_DATABASE_URL": db.sa_url,
+        "EXAM_REDIS_URL": args.redis_url,
+        "EXAM_SECRET_KEY": SECRET,
+        "EXAM_INSTANCE_PATH": str(tmp / "instance"),
+    }
+    group = ServerGroup("wsgi:app", args.servers, env, tmp / "logs", label="exam")
+    profiler = Profiler(Path(args.profile)) if args.profile else None
+    try:
+        sid, headers = exam["session_id"], exam["admin_headers"]
+        identities = [
+            Identity(t, idn, code, room, k % args.servers)
+            for k, (t, idn, code, room) in enumerate(exam["people"])
+        ]
+
+        async def start() -> None:
+            def post() -> None:
+                req = urllib.request.Request(
+                    f"{group.urls[0]}/api/sessions/{sid}/transitions",
+                    data=json.dumps({"action": "start", "reason": "load benchmark"}).encode(),
+                    headers={**headers, "Content-Type": "application/json"},
+                    method="POST",
+                )
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    assert resp.status == 200, resp.read()
+
+            await asyncio.to_thread(post)
+            if profiler is not None:
+                pids = [p for s in group.servers for p in s.worker_pids()]
+                profiler.start(pids, min(cfg.duration, 60) + 30, "start-and-steady")
+
+        sampler = Sampler(group.servers).start()
+        results = asyncio.run(Generator(group.urls, identities, cfg).run(start, log=log))
+        stats = sampler.stop()
+        if profiler is not None:
+            profiler.wait()
+            for path in profiler.files:
+                if path.exists():
+                    log(profile_summary(path))
+        return {
+            "results": results,
+            "stats": stats,
+            "sampler": sampler,
+            "command": group.command,
+            "log_tail": group.log_tail(),
+            "tracebacks": sum(
+                s.log_path.read_text(errors="replace").count("Traceback") for s in group.servers
+            ),
+        }
+    finally:
+        group.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=2000)
+    parser.add_argument("--rooms", type=int, default=40)
+    parser.add_argument("--duration", type=float, default=300, help="steady phase, seconds")
+    parser.add_argument(
+        "--echo-duration",
+        type=float,
+        default=None,
+        help="steady phase of the bare-stack run (default: --duration; 0 skips it)",
+    )
+    parser.add_argument("--servers", type=int, default=2, help="gunicorn processes")
+    parser.add_argument("--drop-rate", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--pg-url", default="postgresql://root@127.0.0.1:5432/test")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the server workers (needs py-spy)")
+    parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the database and logs")
+    args = parser.parse_args()
+    for url in (args.pg_url, args.redis_url):
+        if "127.0.0.1" not in url and "localhost" not in url:
+            parser.error("the benchmark only talks to 127.0.0.1")
+    cfg = LoadConfig(duration=args.duration, drop_rate=args.drop_rate, seed=args.seed)
+    echo_duration = args.duration if args.echo_duration is None else args.echo_duration
+    command = "  ".join([".venv/bin/python -m bench.load", shlex.join(sys.argv[1:])]).strip()
+
+    # A bounded run: whatever happens, stop after the planned time plus a generous margin.
+    budget = 1800 + 2 * (args.duration + echo_duration) + args.candidates * 0.2
+    watchdog = threading.Timer(budget, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    watchdog.daemon = True
+    watchdog.start()
+
+    def stop_now(*_args: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_now)
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    db = Database(args.pg_url)
+    report: dict[str, Any] = {"command": command, "config": vars(args)}
+    failed = False
+    try:
+        log(f"database {db.name}; setting up {args.candidates} candidates in {args.rooms} rooms")
+        t = time.perf_counter()
+        exam = setup_exam(db.sa_url, tmp / "instance", args.candidates, args.rooms)
+        report["setup"] = {k: round(v, 1) for k, v in exam["timings"].items()}
+        log(f"  setup {time.perf_counter() - t:.1f} s: {report['setup']}")
+        echo_summary = None
+        if echo_duration > 0:
+            from bench.echo_baseline import run_echo
+
+            log(f"bare stack (bench/echo_baseline.py), {echo_duration:.0f} s steady phase")
+            ecfg = LoadConfig(duration=echo_duration, drop_rate=args.drop_rate, seed=args.seed)
+            echo = run_echo(
+                args.candidates,
+                ecfg,
+                servers=args.servers,
+                redis_url=args.redis_url,
+                log_dir=tmp / "logs",
+                rooms=args.rooms,
+                log=log,
+            )
+            echo_summary = print_report("bare stack: Flask-SocketIO echo", echo, ecfg)
+            report["echo"] = echo_summary
+        log(f"exam server: {args.servers} × gunicorn -k gevent -w 1, PostgreSQL + Redis")
+        out = run_exam(args, db, exam, cfg, tmp)
+        summary = print_report("exam server", out, cfg)
+        report["exam"] = summary
+        log(f"server command: {shlex.join(out['command'])}")
+        log(f"tracebacks in the server logs: {out['tracebacks']}")
+        if out["tracebacks"]:
+            log(out["log_tail"])
+        checked = verify(db.url, exam["session_id"], out["results"])
+        report["verification"] = checked
+        c = checked["counts"]
+        log(
+            f"\nverification in PostgreSQL: {c.get('acked_saves', 0)} acknowledged saves, "
+            f"{c.get('positions_checked', 0)} (attempt, question) final answers, "
+            f"{c.get('log_rows', 0)} answer_log rows; newer-than-acked (ack cut off) "
+            f"{c.get('final_newer_unacked_ok', 0)}; attempts {checked['attempt_states']}"
+        )
+        log(f"LOST ANSWERS: {c.get('lost', 0)}  {json.dumps(c)}")
+        if echo_summary:
+            e = echo_summary
+            log(
+                f"ratio to the bare stack: save p99 {summary['save_p99_ms']:.0f} / "
+                f"{e['save_p99_ms']:.0f} ms = {summary['save_p99_ms'] / max(e['save_p99_ms'], 1e-9):.1f}×, "
+                f"saves/s {summary['saves_per_s']:.1f} / {e['saves_per_s']:.1f} = "
+                f"{summary['saves_per_s'] / max(e['saves_per_s'], 1e-9):.2f}"
+            )
+        targets = {
+            "lost answers = 0": c.get("lost", 0) == 0,
+            "p99 save ack < 300 ms": summary["save_p99_ms"] < 300,
+            "all papers within 30 s": summary["papers_within_30s"] == args.candidates,
+            "all connected": summary["connected_peak"] == args.candidates,
+        }
+        report["targets"] = targets
+        log("targets: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets.items()))
+        failed = not all(targets.values())
+    except KeyboardInterrupt:
+        log("interrupted: cleaning up")
+        failed = True
+    finally:
+        watchdog.cancel()
+        if args.keep:
+            log(f"kept database {db.name} and {tmp}")
+        else:
+            with contextlib.suppress(Exception):
+                db.drop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        log(f"reproduce: {command}")
+        if args.json:
+            Path(args.json).write_text(
+                json.dumps(report, indent=2, ensure_ascii=False, default=str)
+            )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
