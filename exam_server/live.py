@@ -23,7 +23,7 @@ from question_bank.errors import DomainError
 from question_bank.schema import error_list
 
 from .delivery import services as delivery
-from .delivery.models import Attempt
+from .delivery.models import Attempt, AttemptState
 from .extensions import db, socketio
 from .sessions.checkin import candidate_from_token
 from .sessions.clock import server_now
@@ -146,8 +146,11 @@ class CandidateNamespace(Namespace):
 
     @candidate_event(Empty)
     def on_hello(self, reg_id: int, _payload: Empty, now: dt.datetime):
-        a, es = _live_attempt(reg_id, lock=True)
-        delivery.ensure_started(db.session, a, now)
+        a, es = _live_attempt(reg_id)
+        if a.state == AttemptState.WAITING:
+            # Only a start writes; plain reads (waiting rooms poll) take no row lock.
+            a, es = _live_attempt(reg_id, lock=True)
+            delivery.ensure_started(db.session, a, now)
         return {
             "ok": True,
             "protocol": PROTOCOL_VERSION,

@@ -388,6 +388,11 @@ def candidate_state(
     rows = session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == a.id)).all()
     out["answers"] = {str(r.position): r.response for r in rows if r.response is not None}
     out["flags"] = sorted(r.position for r in rows if r.flagged)
+    # The seq that set each question's answer and flag, so a client can merge its outbox
+    # exactly (its entry wins only where its seq is newer).
+    out["answer_seqs"] = {str(r.position): r.answer_seq for r in rows if r.answer_seq}
+    out["flag_seqs"] = {str(r.position): r.flag_seq for r in rows if r.flag_seq}
+    out["position_seq"] = a.position_seq
     return out
 
 
@@ -420,6 +425,8 @@ def submit(
             )
         if a.state == S.WAITING:
             raise NotStarted("the exam has not started yet")
+        if a.state == S.PAUSED:
+            raise NotStarted("the exam is paused; submit when it resumes")
     # The conditional UPDATE is the exactly-once guarantee: only one process can move an
     # attempt out of an open state.
     done = session.execute(

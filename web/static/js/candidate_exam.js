@@ -441,9 +441,9 @@ function itemText(item) {
   };
 }
 
-/** Rich text from the server (sanitised there), inserted as HTML. */
-function rich(html, cls = 'rich') {
-  const box = C.el('div', { class: cls });
+/** Rich text from the server (sanitised there), inserted as HTML (in a span inside labels). */
+function rich(html, cls = 'rich', tag = 'div') {
+  const box = C.el(tag, { class: cls });
   box.innerHTML = html || '';
   return box;
 }
@@ -515,7 +515,7 @@ function choices(item, text, value, stemId) {
     });
     const caption = C.el('span', { class: 'opt-text' });
     if (o.label) caption.append(C.el('span', { class: 'opt-label' }, `${o.label}.`), ' ');
-    if (o.html !== null) caption.append(rich(o.html, 'rich inline'));
+    if (o.html !== null) caption.append(rich(o.html, 'rich inline', 'span'));
     else caption.append(o.text);
     list.append(C.el('label', { class: 'option', for: id }, input, caption));
   });
