@@ -138,6 +138,7 @@ class CandidateNamespace(Namespace):
                 )
             _connections[request.sid] = reg.id
             join_room(f"registration:{reg.id}")
+            join_room(f"room:{reg.room_id}")
         finally:
             db.session.remove()
 
@@ -213,6 +214,11 @@ class CandidateNamespace(Namespace):
             "remaining_seconds": delivery.remaining_seconds(a, now),
             "deadline": a.deadline.isoformat() if a.deadline else None,
         }
+
+
+def push_room_started(room_id: int) -> None:
+    """A unified start: every candidate of the room asks ``hello`` again at once."""
+    socketio.emit("started", {}, to=f"room:{room_id}", namespace=NAMESPACE)
 
 
 def push_submitted(registration_ids: list[int]) -> None:

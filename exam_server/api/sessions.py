@@ -18,6 +18,7 @@ from question_bank.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 from ..auth import roles_required
 from ..extensions import db
+from ..live import push_room_started
 from ..models import Role, User
 from ..sessions import registrations as reg_svc
 from ..sessions import services as svc
@@ -213,7 +214,11 @@ def start_room(session_id: int, room_id: int):
         raise Forbidden(f"only the proctors of room {room.name} or an administrator can start it")
     body = _optional_json(ReasonIn)
     svc.start_room(db.session, _actor(), room, now=server_now(), reason=body.reason)
-    return jsonify(session=_detail(es, scope))
+    reply = jsonify(session=_detail(es, scope))
+    # Tell the room's waiting candidates only once the start is durable.
+    db.session.commit()
+    push_room_started(room.id)
+    return reply
 
 
 @bp.get("/proctors")

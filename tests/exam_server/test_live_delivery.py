@@ -269,3 +269,47 @@ def test_two_processes_share_postgres_and_redis_and_submit_exactly_once(request,
         b.stop()
     for srv in (a, b):
         assert "Traceback" not in srv.log(), srv.log()
+
+
+def test_waiting_candidates_hear_the_room_start(database_url, tmp_path: Path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "INSTANCE_PATH": str(tmp_path / "prep"),
+            "SECRET_KEY": "live-test-secret",
+        }
+    )
+    with app.app_context():
+        upgrade_database()
+    world = prepare_exam(app, candidates=2, start=False)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    srv = ServerProcess(database_url, tmp_path / "server")
+    try:
+        client = connect(srv, sign_in(srv, world))
+        started = threading.Event()
+        client.on("started", lambda data: started.set(), namespace="/candidate")
+        assert call(client, "hello")["state"] == "waiting"
+        token = (
+            app.test_client()
+            .post("/api/auth/token", json={"username": "admin", "password": "admin-demo-1"})
+            .get_json()["token"]
+        )
+        import urllib.request
+
+        req = urllib.request.Request(
+            f"{srv.url}/api/sessions/{world.session_id}/rooms/{world.room_id}/start",
+            data=b"{}",
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 200
+        assert started.wait(10), "the waiting candidate was not told of the start"
+        state = call(client, "hello")
+        assert state["state"] == "running" and state["paper"]["item_count"] == 38
+        client.disconnect()
+    finally:
+        srv.stop()

@@ -228,6 +228,10 @@ function connect() {
   socket.on('submitted', () => {
     hello();
   });
+  // The proctor started the room: fetch the paper now instead of at the next poll.
+  socket.on('started', () => {
+    hello();
+  });
   window.addEventListener('online', () => {
     updateStatus();
     if (!S.finished && !socket.connected) socket.connect();
