@@ -156,6 +156,7 @@ def _register_blueprints(app: Flask) -> None:
     from .api import candidate as candidate_api
     from .api import sessions as sessions_api
     from .errors import register_error_handlers
+    from .views import analysis as analysis_pages
     from .views import candidate as candidate_pages
     from .views import pages
     from .views import sessions as session_pages
@@ -167,6 +168,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(blueprints_api.bp)
     app.register_blueprint(sessions_api.bp)
     app.register_blueprint(candidate_api.bp)
+    app.register_blueprint(analysis_pages.bp)
     app.register_blueprint(session_pages.bp)
     app.register_blueprint(candidate_pages.bp)
     app.register_blueprint(pages.bp)

@@ -217,10 +217,17 @@ def nav_links(html: str) -> list[str]:
 
 def test_navigation_follows_roles(app, client_as):
     expected = {
-        "editor": ["/bank/items", "/bank/releases", "/bank/import", "/bank/export"],
-        "reviewer": ["/bank/items", "/bank/review", "/bank/releases", "/bank/export"],
-        "supervisor": ["/bank/items", "/bank/releases", "/bank/export"],
-        "admin": ["/bank/items", "/bank/review", "/bank/releases", "/bank/import", "/bank/export"],
+        "editor": ["/bank/items", "/bank/releases", "/bank/import", "/bank/export", "/analysis"],
+        "reviewer": ["/bank/items", "/bank/review", "/bank/releases", "/bank/export", "/analysis"],
+        "supervisor": ["/bank/items", "/bank/releases", "/bank/export", "/analysis"],
+        "admin": [
+            "/bank/items",
+            "/bank/review",
+            "/bank/releases",
+            "/bank/import",
+            "/bank/export",
+            "/analysis",
+        ],
         "proctor": [],
     }
     for role, links in expected.items():
