@@ -6,8 +6,9 @@ its own. Every candidate behaves like the candidate page (web/static/js/candidat
 
 * signs in over HTTP (``POST /api/candidate/sign-in``) and connects to ``/candidate`` with the
   token, on the one server process it was given (sticky, as nginx would do);
-* sends ``hello`` after every (re)connect, and every 4 s while the state is ``waiting`` (the
-  page's ``WAIT_POLL_MS``); the paper arrives with the first ``hello`` after the start;
+* sends ``hello`` after every (re)connect, every 4 s while the state is ``waiting`` (the
+  page's ``WAIT_POLL_MS``) and at once when the server pushes ``started`` (the room's unified
+  start, where the server sends it); the paper arrives with the first ``hello`` after the start;
 * sends a heartbeat every 5 s. The protocol has no heartbeat event yet (the proctoring issue
   adds one), so the ``time`` event is used as the heartbeat;
 * once it has its paper, saves an answer every 10 s: a random question, a valid answer for its
@@ -29,12 +30,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
+import json
 import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import socketio
@@ -68,13 +71,19 @@ class Identity:
     server: int  # index of the server process this candidate sticks to
 
 
-@dataclass(frozen=True)
-class Ack:
+class Ack(NamedTuple):
+    """One ok ack. Atomic fields only (the answer as JSON), so the garbage collector stops
+    tracking the hundreds of thousands of them a long run collects."""
+
     ticket: str
     position: int
     seq: int
-    answer: Any
+    answer_json: str
     accepted: bool
+
+    @property
+    def answer(self) -> Any:
+        return json.loads(self.answer_json)
 
 
 class Lost(Exception):
@@ -92,21 +101,37 @@ def percentile(values: list[float], q: float) -> float | None:
 @dataclass
 class Results:
     n: int
-    latencies: dict[str, list[float]] = field(default_factory=dict)  # seconds
+    # per event: (wall-clock time sent, seconds to the reply)
+    latencies: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     errors: Counter = field(default_factory=Counter)
+    errors_by_phase: dict[str, Counter] = field(default_factory=dict)
+    phase: str = "connect"
+    gc_pauses: list[float] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
-    sent: dict[str, dict[int, tuple[int, Any]]] = field(default_factory=dict)
+    # every save sent: ticket -> {seq: (position, answer as JSON)}
+    sent: dict[str, dict[int, tuple[int, str]]] = field(default_factory=dict)
     paper_at: dict[str, float] = field(default_factory=dict)  # wall clock
     counts: Counter = field(default_factory=Counter)
     phases: dict[str, float] = field(default_factory=dict)  # wall-clock marks
     cpu: dict[str, float] = field(default_factory=dict)  # generator CPU seconds per phase
-    loop_lag: list[float] = field(default_factory=list)
+    loop_lag: list[tuple[float, float]] = field(default_factory=list)  # (wall time, lag)
     connected_now: int = 0
     connected_peak: int = 0
     save_ack_times: list[float] = field(default_factory=list)  # wall clock of each ok save ack
 
     def lat(self, name: str, value: float) -> None:
-        self.latencies.setdefault(name, []).append(value)
+        self.latencies.setdefault(name, []).append((time.time() - value, value))
+
+    def err(self, code: str) -> None:
+        self.errors[code] += 1
+        self.errors_by_phase.setdefault(self.phase, Counter())[code] += 1
+
+    def window(self, name: str, phase_from: str, phase_to: str) -> list[float]:
+        """Latencies of ``name`` for events sent between two phase marks."""
+        a, b = self.phases.get(phase_from), self.phases.get(phase_to)
+        if a is None or b is None:
+            return []
+        return [v for t, v in self.latencies.get(name, []) if a <= t < b]
 
     def paper_delays(self) -> list[float]:
         t0 = self.phases.get("start")
@@ -180,11 +205,11 @@ class Candidate:
                         r.lat("sign_in", time.perf_counter() - t)
                         self.token = data["token"]
                         return True
-                    r.errors[f"sign_in:{data.get('error') or resp.status}"] += 1
+                    r.err(f"sign_in:{data.get('error') or resp.status}")
                     if resp.status not in (429, 500, 502, 503):
                         return False
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                r.errors[f"sign_in:{type(exc).__name__}"] += 1
+                r.err(f"sign_in:{type(exc).__name__}")
             await asyncio.sleep(min(30.0, 2.0**attempt) * (0.5 + self.rng.random()))
         return False
 
@@ -201,8 +226,15 @@ class Candidate:
         async def on_submitted(*_args: Any) -> None:
             r.counts["submitted_events"] += 1
 
+        async def on_started(*_args: Any) -> None:
+            # The room was started (unified start): ask for the paper now, as the page does.
+            r.counts["started_events"] += 1
+            if sio is self.sio and self.items is None:
+                await self.hello()
+
         sio.on("disconnect", on_disconnect, namespace=NS)
         sio.on("submitted", on_submitted, namespace=NS)
+        sio.on("started", on_started, namespace=NS)
         t = time.perf_counter()
         self.sio = sio
         try:
@@ -216,13 +248,13 @@ class Candidate:
         except socketio.exceptions.ConnectionError as exc:
             data = exc.args[1] if len(exc.args) > 1 else None
             code = data.get("error") if isinstance(data, dict) else type(exc).__name__
-            r.errors[f"connect:{code}"] += 1
+            r.err(f"connect:{code}")
             self.sio = None
             with contextlib.suppress(Exception):
                 await sio.disconnect()
             return False
         except Exception as exc:
-            r.errors[f"connect:{type(exc).__name__}"] += 1
+            r.err(f"connect:{type(exc).__name__}")
             self.sio = None
             with contextlib.suppress(Exception):
                 await sio.disconnect()
@@ -290,12 +322,12 @@ class Candidate:
         try:
             reply, secs = await self.call("hello", {}, timeout=30)
         except TimeoutError:
-            r.errors["hello:timeout"] += 1
+            r.err("hello:timeout")
             return False
         except Lost:
             return False
         if not isinstance(reply, dict) or not reply.get("ok"):
-            r.errors[f"hello:{(reply or {}).get('error')}"] += 1
+            r.err(f"hello:{(reply or {}).get('error')}")
             return False
         self.state = reply.get("state")
         self.seq = max(self.seq, int(reply.get("last_seq") or 0))
@@ -326,7 +358,7 @@ class Candidate:
         self.seq += 1
         position = self.rng.randint(1, len(self.items))
         answer = _answer(self.rng, self.items[position - 1])
-        self.sent[self.seq] = (position, answer)
+        self.sent[self.seq] = (position, json.dumps(answer, ensure_ascii=False))
         self.outbox.append(
             {
                 "seq": self.seq,
@@ -376,14 +408,14 @@ class Candidate:
             try:
                 reply, secs = await self.call("time", {"client_time": time.time() * 1000})
             except TimeoutError:
-                r.errors["time:timeout"] += 1
+                r.err("time:timeout")
                 continue
             except Lost:
                 continue
             if isinstance(reply, dict) and reply.get("ok"):
                 r.lat("time", secs)
             else:
-                r.errors[f"time:{(reply or {}).get('error')}"] += 1
+                r.err(f"time:{(reply or {}).get('error')}")
 
     async def producer(self) -> None:
         every = self.gen.cfg.save_every
@@ -408,7 +440,7 @@ class Candidate:
                 try:
                     reply, secs = await self.call("save", entry)
                 except TimeoutError:
-                    r.errors["save:timeout"] += 1
+                    r.err("save:timeout")
                     await asyncio.sleep(self.gen.cfg.retry_after)
                     continue
                 except Lost:
@@ -423,7 +455,7 @@ class Candidate:
                             self.ident.ticket,
                             entry["position"],
                             entry["seq"],
-                            entry["answer"],
+                            json.dumps(entry["answer"], ensure_ascii=False),
                             bool(reply.get("accepted")),
                         )
                     )
@@ -432,7 +464,7 @@ class Candidate:
                     self.outbox.pop(0)
                     continue
                 code = (reply or {}).get("error")
-                r.errors[f"save:{code}"] += 1
+                r.err(f"save:{code}")
                 if code in ("validation_error", "time_up", "submitted"):
                     self.outbox.pop(0)  # no retry can fix it
                     r.counts["saves_given_up"] += 1
@@ -462,19 +494,19 @@ class Candidate:
             self.wake.set()
             await asyncio.sleep(0.2)
         if self.outbox:
-            r.errors["finish:outbox_not_drained"] += 1
+            r.err("finish:outbox_not_drained")
         while time.monotonic() < deadline:
             try:
                 reply, secs = await self.call("submit", {"confirm": True}, timeout=30)
             except (TimeoutError, Lost):
-                r.errors["submit:timeout_or_lost"] += 1
+                r.err("submit:timeout_or_lost")
                 await asyncio.sleep(1)
                 continue
             if isinstance(reply, dict) and reply.get("ok"):
                 r.lat("submit", secs)
                 r.counts["submitted"] += 1
             else:
-                r.errors[f"submit:{(reply or {}).get('error')}"] += 1
+                r.err(f"submit:{(reply or {}).get('error')}")
             break
         self.finished = True
         self.lost.set()
@@ -524,18 +556,26 @@ class Generator:
         self.results = Results(len(identities))
         self.http: dict[int, aiohttp.ClientSession] = {}
         self.sign_in_gate = asyncio.Semaphore(cfg.sign_in_concurrency)
-        self.started = asyncio.Event()
         self.ending = asyncio.Event()
+        self._gc_t: float | None = None
 
     async def _lag_monitor(self) -> None:
         while True:
             t = time.monotonic()
             await asyncio.sleep(0.1)
-            self.results.loop_lag.append(time.monotonic() - t - 0.1)
+            self.results.loop_lag.append((time.time(), time.monotonic() - t - 0.1))
 
     def _mark(self, phase: str) -> None:
         self.results.phases[phase] = time.time()
         self.results.cpu[phase] = time.process_time()
+        self.results.phase = phase
+
+    def _gc_callback(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_t = time.perf_counter()
+        elif self._gc_t is not None:
+            self.results.gc_pauses.append(time.perf_counter() - self._gc_t)
+            self._gc_t = None
 
     async def run(
         self,
@@ -552,6 +592,12 @@ class Generator:
             )
             self.http[room] = aiohttp.ClientSession(connector=conn)
         lag = asyncio.create_task(self._lag_monitor())
+        gc.callbacks.append(self._gc_callback)
+        # Thousands of long-lived connections make full collections long (a second and more,
+        # during which no ack is read): collect young objects less often, and freeze what
+        # exists once everyone is connected and again once every paper is in.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(20_000, 50, 100)
         self._mark("connect")
         cands = [Candidate(self, ident, k) for k, ident in enumerate(self.identities)]
         droppers = set(rng.sample(range(len(cands)), round(len(cands) * cfg.drop_rate)))
@@ -571,11 +617,12 @@ class Generator:
                 f"  {r.counts['ready']} of {len(cands)} candidates waiting, "
                 f"{r.connected_now} connected, after {time.time() - r.phases['connect']:.1f} s"
             )
+            gc.collect()
+            gc.freeze()
             self._mark("start")
             t = time.perf_counter()
             await start()
             r.lat("start_request", time.perf_counter() - t)
-            self.started.set()
             paper_deadline = time.monotonic() + cfg.paper_timeout
             while time.monotonic() < paper_deadline and len(r.paper_at) < len(cands):
                 await asyncio.sleep(0.1)
@@ -584,6 +631,8 @@ class Generator:
                 f"  {len(r.paper_at)} papers delivered, last {delays[-1] if delays else 0:.1f} s "
                 "after the start"
             )
+            gc.collect()
+            gc.freeze()
             self._mark("steady")
             now = time.monotonic()
             for k in sorted(droppers):
@@ -595,7 +644,7 @@ class Generator:
             _done, pending = await asyncio.wait(lives, timeout=cfg.finish_timeout)
             for t_ in pending:
                 t_.cancel()
-                r.errors["finish:timeout"] += 1
+                r.err("finish:timeout")
             self._mark("done")
         finally:
             for t_ in lives:
@@ -609,6 +658,9 @@ class Generator:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(c.sio.disconnect(), 2)
             lag.cancel()
+            gc.callbacks.remove(self._gc_callback)
+            gc.unfreeze()
+            gc.set_threshold(*thresholds)
             for s in self.http.values():
                 await s.close()
         return r

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -170,6 +171,8 @@ class Sampler:
 
     servers: list[Server]
     interval: float = 1.0
+    pg_url: str | None = None  # to find the backends of our database
+    pg_dbname: str | None = None
     stats: dict[str, ProcStats] = field(default_factory=dict)
     busy: list[tuple[float, float]] = field(default_factory=list)  # (wall time, machine CPU %)
     history: list[tuple[float, dict[str, float]]] = field(default_factory=list)
@@ -177,6 +180,7 @@ class Sampler:
     _thread: threading.Thread | None = None
     _extra_cpu: dict[str, dict[int, tuple[float, float]]] = field(default_factory=dict)
     _started: bool = False
+    _pg: Any = None
 
     def start(self) -> Sampler:
         psutil.cpu_percent(None)
@@ -191,11 +195,26 @@ class Sampler:
             self._sample()
             self.busy.append((time.time(), psutil.cpu_percent(None)))
 
-    def _by_name(self, label: str, names: tuple[str, ...]) -> None:
+    def _our_backends(self) -> set[int]:
+        if not self.pg_url or not self.pg_dbname:
+            return set()
+        import psycopg
+
+        try:
+            if self._pg is None:
+                self._pg = psycopg.connect(self.pg_url, autocommit=True)
+            rows = self._pg.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.pg_dbname,)
+            ).fetchall()
+        except psycopg.Error:
+            return set()
+        return {pid for (pid,) in rows}
+
+    def _by_name(self, label: str, names: tuple[str, ...], pids: set[int] | None = None) -> None:
         # Processes come and go (PostgreSQL backends): sum each one's CPU since we first saw it.
         seen = self._extra_cpu.setdefault(label, {})
         for p in psutil.process_iter(["name"]):
-            if p.info["name"] not in names:
+            if p.info["name"] not in names or (pids is not None and p.pid not in pids):
                 continue
             try:
                 c = _cpu(p)
@@ -223,6 +242,8 @@ class Sampler:
             st.rss_peak = max(st.rss_peak, rss)
             st.master_rss_peak = max(st.master_rss_peak, master_rss)
         self._by_name("postgres", ("postgres", "postmaster"))
+        if self.pg_dbname:
+            self._by_name("pg_ours", ("postgres",), self._our_backends())
         self._by_name("redis", ("redis-server",))
         self.history.append((time.time(), {k: v.cpu() for k, v in self.stats.items()}))
 
@@ -245,4 +266,6 @@ class Sampler:
         if self._thread is not None:
             self._thread.join()
         self._sample()
+        if self._pg is not None:
+            self._pg.close()
         return self.stats

@@ -268,6 +268,7 @@ def verify(pg_url: str, session_id: int, r: Results) -> dict[str, Any]:
             "WHERE attempt_id = ANY(%s)",
             (ids,),
         ).fetchall()
+    tickets = {a: t for t, a in attempts.items()}
     logged = {(a, seq): (kind, pos, val) for a, seq, kind, pos, val in log_rows}
     final = {(a, pos): (resp, seq) for a, pos, resp, seq in final_rows}
     v: Counter = Counter()
@@ -295,9 +296,9 @@ def verify(pg_url: str, session_id: int, r: Results) -> dict[str, Any]:
                 v["final_mismatch"] += 1
         elif db_seq > seq:
             # newer than any ack: a save whose ack was cut off; it must be one the client sent
-            ticket = next(t for t, i in attempts.items() if i == a)
+            ticket = tickets[a]
             sent = r.sent.get(ticket, {}).get(db_seq)
-            if sent is None or sent != (pos, resp):
+            if sent is None or (sent[0], json.loads(sent[1])) != (pos, resp):
                 v["final_unknown_newer"] += 1
             else:
                 v["final_newer_unacked_ok"] += 1
@@ -339,7 +340,9 @@ def summarize(out: dict[str, Any], cfg: LoadConfig) -> dict[str, Any]:
     ph = r.phases
     delays = r.paper_delays()
     steady = (ph.get("steady"), ph.get("end"))
-    saves = r.latencies.get("save", [])
+    span = (steady[1] - steady[0]) if all(steady) else None
+    saves = r.window("save", "steady", "end")
+    lag = [v for t, v in r.loop_lag if span and steady[0] <= t < steady[1]]
     s: dict[str, Any] = {
         "candidates": r.n,
         "connected_peak": r.connected_peak,
@@ -350,39 +353,93 @@ def summarize(out: dict[str, Any], cfg: LoadConfig) -> dict[str, Any]:
         "paper_max_s": delays[-1] if delays else None,
         "papers_within_30s": sum(1 for d in delays if d <= 30),
         "connect_phase_s": ph.get("start", 0) - ph.get("connect", 0),
-        "steady_s": (steady[1] - steady[0]) if all(steady) else None,
+        "steady_s": span,
         "saves_per_s": r.steady_saves_per_second(),
-        "save_acks": len(saves),
+        "save_acks_steady": len(saves),
         "save_p50_ms": (percentile(saves, 50) or 0) * 1000,
         "save_p95_ms": (percentile(saves, 95) or 0) * 1000,
         "save_p99_ms": (percentile(saves, 99) or 0) * 1000,
         "errors": dict(r.errors.most_common()),
+        "errors_by_phase": {k: dict(v.most_common()) for k, v in r.errors_by_phase.items()},
         "counts": dict(r.counts),
-        "latency": {k: _pcts(v) for k, v in sorted(r.latencies.items())},
+        "latency": {
+            phase: {
+                name: _pcts(r.window(name, a, b))
+                for name in sorted(r.latencies)
+                if r.window(name, a, b)
+            }
+            for phase, a, b in (
+                ("sign-in and waiting", "connect", "start"),
+                ("start until every paper", "start", "steady"),
+                ("steady", "steady", "end"),
+                ("drain and submit", "end", "done"),
+            )
+        },
         "generator_cpu_s": r.cpu.get("done", 0) - r.cpu.get("connect", 0),
-        "loop_lag_p99_ms": (percentile(r.loop_lag, 99) or 0) * 1000,
-        "loop_lag_max_ms": max(r.loop_lag, default=0) * 1000,
+        "loop_lag_steady_p99_ms": (percentile(lag, 99) or 0) * 1000,
+        "loop_lag_steady_max_ms": max(lag, default=0) * 1000,
+        "gc_pauses": len(r.gc_pauses),
+        "gc_pause_max_ms": max(r.gc_pauses, default=0) * 1000,
     }
-    if all(steady):
-        s["generator_steady_core"] = (r.cpu["end"] - r.cpu["steady"]) / (steady[1] - steady[0])
-        busy = sampler.busy_between(*steady)
-        s["machine_busy_steady_pct"] = statistics.mean(busy) if busy else None
-    procs = {}
+    procs: dict[str, dict[str, Any]] = {}
+    ours = 0.0
     for label, st in out["stats"].items():
-        row = {"cpu_s": round(st.cpu(), 1)}
+        row: dict[str, Any] = {"cpu_s": round(st.cpu(), 1)}
         if label.isdigit():
             row["rss_peak_mb"] = round(st.rss_peak / 2**20)
             row["master_rss_peak_mb"] = round(st.master_rss_peak / 2**20)
-        if all(steady):
-            row["steady_core"] = round(
-                sampler.cpu_between(label, *steady) / (steady[1] - steady[0]), 2
-            )
-        for a, b, name in (("start", "steady", "start_storm"), ("connect", "start", "sign_in")):
+        if span:
+            row["steady_cores"] = round(sampler.cpu_between(label, *steady) / span, 2)
+            if label != "pg_ours":  # part of "postgres"
+                ours += row["steady_cores"]
+        for a, b, name in (("connect", "start", "sign_in"), ("start", "steady", "start_storm")):
             if ph.get(a) and ph.get(b):
                 row[f"{name}_cpu_s"] = round(sampler.cpu_between(label, ph[a], ph[b]), 1)
         procs[label] = row
     s["processes"] = procs
+    s["timeline"] = timeline(r, sampler)
+    if span:
+        s["generator_steady_cores"] = (r.cpu["end"] - r.cpu["steady"]) / span
+        busy = sampler.busy_between(*steady)
+        if busy:
+            s["machine_busy_steady_cores"] = statistics.mean(busy) / 100 * (os.cpu_count() or 2)
+            s["other_load_steady_cores"] = max(
+                0.0, s["machine_busy_steady_cores"] - ours - s["generator_steady_cores"]
+            )
     return s
+
+
+def timeline(r: Results, sampler: Sampler, step: float = 10.0) -> list[dict[str, Any]]:
+    """Per ``step`` seconds from the start: saves acked, save and heartbeat p99, server and
+    PostgreSQL cores, generator loop lag."""
+    t0, t_end = r.phases.get("start"), r.phases.get("done") or r.phases.get("end")
+    if t0 is None or t_end is None:
+        return []
+    saves = r.latencies.get("save", [])
+    beats = r.latencies.get("time", [])
+    servers = [k for k in sampler.stats if k.isdigit()]
+    rows = []
+    t = t0
+    while t < t_end:
+        u = min(t + step, t_end)
+        sv = [v for ts, v in saves if t <= ts < u]
+        hb = [v for ts, v in beats if t <= ts < u]
+        lag = [v for ts, v in r.loop_lag if t <= ts < u]
+        rows.append(
+            {
+                "t": round(t - t0),
+                "saves": len(sv),
+                "save_p99_ms": round((percentile(sv, 99) or 0) * 1000),
+                "time_p99_ms": round((percentile(hb, 99) or 0) * 1000),
+                "server_cores": round(
+                    sum(sampler.cpu_between(k, t, u) for k in servers) / (u - t), 2
+                ),
+                "pg_cores": round(sampler.cpu_between("postgres", t, u) / (u - t), 2),
+                "lag_max_ms": round(max(lag, default=0) * 1000),
+            }
+        )
+        t = u
+    return rows
 
 
 def print_report(label: str, out: dict[str, Any], cfg: LoadConfig) -> dict[str, Any]:
@@ -390,35 +447,57 @@ def print_report(label: str, out: dict[str, Any], cfg: LoadConfig) -> dict[str, 
     log(f"\n== {label} ==")
     log(
         f"candidates {s['candidates']}: connected peak {s['connected_peak']}, waiting at the "
-        f"start {s['waiting_at_start']}, submitted {s['counts'].get('submitted', 0)} "
-        f"(sign-in + connect phase {s['connect_phase_s']:.1f} s)"
+        f"start {s['waiting_at_start']}, submitted {s['counts'].get('submitted', 0)}; "
+        f"sign-in + connect phase {s['connect_phase_s']:.1f} s"
     )
     if s["papers"]:
         log(
             f"paper after the start: p50 {s['paper_p50_s']:.2f} s, p99 {s['paper_p99_s']:.2f} s, "
             f"max {s['paper_max_s']:.2f} s; {s['papers_within_30s']}/{s['candidates']} within 30 s"
         )
-    log(f"steady phase {s['steady_s'] or 0:.0f} s: {s['saves_per_s']:.1f} acked saves/s")
-    for name, text in s["latency"].items():
-        log(f"  {name:<14} {text}")
+    log(
+        f"steady phase {s['steady_s'] or 0:.0f} s: {s['saves_per_s']:.1f} acked saves/s "
+        f"(the candidates' rate: {s['candidates'] / cfg.save_every:.0f}/s)"
+    )
+    for phase, rows in s["latency"].items():
+        log(f"  latency, {phase}:")
+        for name, text in rows.items():
+            log(f"    {name:<14} {text}")
     c = s["counts"]
     log(
         f"drops {c.get('drops', 0)}, reconnects {c.get('reconnects', 0)}, acks with "
         f"accepted=false {c.get('acked_not_accepted', 0)}, saves given up "
-        f"{c.get('saves_given_up', 0)}, 'submitted' pushes {c.get('submitted_events', 0)}"
+        f"{c.get('saves_given_up', 0)}, pushes received: 'started' {c.get('started_events', 0)}, "
+        f"'submitted' {c.get('submitted_events', 0)}"
     )
-    log(f"errors: {json.dumps(s['errors']) if s['errors'] else 'none'}")
+    log("errors: " + ("none" if not s["errors"] else ""))
+    for phase, errs in s["errors_by_phase"].items():
+        log(f"  in phase '{phase}': {json.dumps(errs)}")
+    names = {"postgres": "postgres (all)", "pg_ours": "postgres (our db)", "redis": "redis"}
     for name, row in s["processes"].items():
-        title = f"server #{name}" if name.isdigit() else name
-        log(f"  {title:<10} {json.dumps(row)}")
+        title = f"server #{name}" if name.isdigit() else names.get(name, name)
+        log(f"  {title:<18} {json.dumps(row)}")
     log(
-        f"generator: {s['generator_cpu_s']:.1f} s CPU in all, "
-        f"{s.get('generator_steady_core', 0) * 100:.0f} % of one core in the steady phase, "
-        f"event-loop lag p99 {s['loop_lag_p99_ms']:.0f} ms, max {s['loop_lag_max_ms']:.0f} ms"
+        f"  generator: {s['generator_cpu_s']:.1f} s CPU in all, "
+        f"{s.get('generator_steady_cores', 0):.2f} cores in the steady phase, event-loop lag "
+        f"p99 {s['loop_lag_steady_p99_ms']:.0f} ms, max {s['loop_lag_steady_max_ms']:.0f} ms, "
+        f"{s['gc_pauses']} GC pauses (max {s['gc_pause_max_ms']:.0f} ms)"
     )
-    if s.get("machine_busy_steady_pct") is not None:
+    log(
+        "  timeline from the start (10 s buckets): t, saves acked, save p99, time p99, server cores"
+    )
+    log(
+        "    "
+        + "  ".join(
+            f"{row['t']}s:{row['saves']}/{row['save_p99_ms']}/{row['time_p99_ms']}/{row['server_cores']}"
+            for row in s["timeline"]
+        )
+    )
+    if s.get("machine_busy_steady_cores") is not None:
         log(
-            f"machine CPU busy in the steady phase: {s['machine_busy_steady_pct']:.0f} % of 2 cores"
+            f"  machine in the steady phase: {s['machine_busy_steady_cores']:.2f} of "
+            f"{os.cpu_count()} cores busy, of which {s['other_load_steady_cores']:.2f} not ours "
+            "(other users of the machine)"
         )
     return s
 
@@ -516,7 +595,7 @@ def run_exam(
                 pids = [p for s in group.servers for p in s.worker_pids()]
                 profiler.start(pids, min(cfg.duration, 60) + 30, "start-and-steady")
 
-        sampler = Sampler(group.servers).start()
+        sampler = Sampler(group.servers, pg_url=db.url, pg_dbname=db.name).start()
         results = asyncio.run(Generator(group.urls, identities, cfg).run(start, log=log))
         stats = sampler.stop()
         if profiler is not None:
@@ -551,6 +630,13 @@ def main() -> int:
     )
     parser.add_argument("--servers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--drop-rate", type=float, default=0.05)
+    parser.add_argument("--save-every", type=float, default=10, help="seconds between saves")
+    parser.add_argument(
+        "--heartbeat", type=float, default=5, help="seconds between heartbeats ('time')"
+    )
+    parser.add_argument(
+        "--wait-poll", type=float, default=4, help="seconds between hellos while waiting"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pg-url", default="postgresql://root@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -561,7 +647,14 @@ def main() -> int:
     for url in (args.pg_url, args.redis_url):
         if "127.0.0.1" not in url and "localhost" not in url:
             parser.error("the benchmark only talks to 127.0.0.1")
-    cfg = LoadConfig(duration=args.duration, drop_rate=args.drop_rate, seed=args.seed)
+    rates = {
+        "drop_rate": args.drop_rate,
+        "seed": args.seed,
+        "save_every": args.save_every,
+        "heartbeat_every": args.heartbeat,
+        "wait_poll": args.wait_poll,
+    }
+    cfg = LoadConfig(duration=args.duration, **rates)
     echo_duration = args.duration if args.echo_duration is None else args.echo_duration
     command = "  ".join([".venv/bin/python -m bench.load", shlex.join(sys.argv[1:])]).strip()
 
@@ -591,7 +684,7 @@ def main() -> int:
             from bench.echo_baseline import run_echo
 
             log(f"bare stack (bench/echo_baseline.py), {echo_duration:.0f} s steady phase")
-            ecfg = LoadConfig(duration=echo_duration, drop_rate=args.drop_rate, seed=args.seed)
+            ecfg = LoadConfig(duration=echo_duration, **rates)
             echo = run_echo(
                 args.candidates,
                 ecfg,
