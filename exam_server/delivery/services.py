@@ -50,13 +50,6 @@ class TooEarly(DomainError):
 # -- item content -------------------------------------------------------------------------------
 
 
-def version_content(session: Session, version_id: int) -> ItemContent:
-    v = session.get(ItemVersion, version_id)
-    if v is None:
-        raise NotFound(f"item version {version_id} is missing")
-    return ItemContent.model_validate(v.content)
-
-
 def paper_contents(session: Session, version_ids: list[int]) -> dict[int, ItemContent]:
     """Contents of a paper's item versions in one query."""
     rows = session.scalars(select(ItemVersion).where(ItemVersion.id.in_(version_ids))).all()
@@ -240,7 +233,17 @@ def _paper_item(a: Attempt, position: int) -> dict[str, Any]:
     return items[position - 1]
 
 
-def validate_response(content: ItemContent, options: list[str] | str, value: Any) -> Any:
+def item_shape(session: Session, version_id: int) -> tuple[str, int]:
+    """(type, number of blanks) of an item version: all a save needs to check an answer."""
+    row = session.execute(
+        select(ItemVersion.type, ItemVersion.content).where(ItemVersion.id == version_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"item version {version_id} is missing")
+    return row.type, len(row.content.get("blanks") or [])
+
+
+def validate_response(kind: str, blanks: int, options: list[str] | str, value: Any) -> Any:
     """Check a candidate's answer against the question's shape; ``None`` clears it.
 
     Choice answers are lists of *displayed* labels; true/false is ``"T"``/``"F"``; fill-in is a
@@ -248,7 +251,6 @@ def validate_response(content: ItemContent, options: list[str] | str, value: Any
     """
     if value is None:
         return None
-    kind = content.type.value
     if kind == "true_false":
         if value not in ("T", "F"):
             raise ValidationFailed('a true/false answer is "T" or "F"', field="answer")
@@ -265,7 +267,6 @@ def validate_response(content: ItemContent, options: list[str] | str, value: Any
         if kind == "single_choice" and len(value) > 1:
             raise ValidationFailed("a single-choice answer has one option", field="answer")
         return sorted(value)
-    blanks = len(content.blanks)
     if (
         not isinstance(value, list)
         or len(value) != blanks
@@ -328,8 +329,8 @@ def save(
         if kind == "answer":
             if seq <= row.answer_seq:
                 return SaveResult(seq, False, now)
-            content = version_content(session, int(item["version_id"]))
-            row.response = validate_response(content, item["options"], value)
+            kind_of, blanks = item_shape(session, int(item["version_id"]))
+            row.response = validate_response(kind_of, blanks, item["options"], value)
             row.answer_seq = seq
         elif kind == "flag":
             if seq <= row.flag_seq:
@@ -356,6 +357,32 @@ def save(
     return SaveResult(seq, True, now)
 
 
+_DELIVERED: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def delivered_paper(session: Session, stored: StoredPaper) -> dict[str, Any]:
+    """The keyless paper a candidate gets, built once per process and reused.
+
+    A paper and its item versions never change, so the rendered paper is cached under the
+    paper's hash and its versions' content hashes (never under database ids alone). Item content
+    is stored in canonical, validated form, so it is read as is, without re-validating.
+    """
+    paper = paper_from_record(stored)
+    rows = session.execute(
+        select(ItemVersion.id, ItemVersion.content_hash, ItemVersion.content).where(
+            ItemVersion.id.in_(list(paper.version_ids))
+        )
+    ).all()
+    key = (stored.paper_hash, tuple(sorted((vid, h) for vid, h, _c in rows)))
+    hit = _DELIVERED.get(key)
+    if hit is None:
+        hit = paper_for_delivery(paper, {vid: content for vid, _h, content in rows})
+        if len(_DELIVERED) >= 20_000:
+            _DELIVERED.clear()
+        _DELIVERED[key] = hit
+    return hit
+
+
 # -- state for the candidate ------------------------------------------------------------------------
 
 
@@ -380,11 +407,7 @@ def candidate_state(
     }
     if a.state == S.WAITING or not with_paper:
         return out
-    paper = paper_from_record(a.paper)
-    versions = {
-        vid: version_content(session, vid).model_dump(mode="json") for vid in paper.version_ids
-    }
-    out["paper"] = paper_for_delivery(paper, versions)
+    out["paper"] = delivered_paper(session, a.paper)
     rows = session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == a.id)).all()
     out["answers"] = {str(r.position): r.response for r in rows if r.response is not None}
     out["flags"] = sorted(r.position for r in rows if r.flagged)
