@@ -106,7 +106,7 @@ class Results:
     errors: Counter = field(default_factory=Counter)
     errors_by_phase: dict[str, Counter] = field(default_factory=dict)
     phase: str = "connect"
-    gc_pauses: list[float] = field(default_factory=list)
+    gc_pauses: list[tuple[float, float]] = field(default_factory=list)  # (wall time, pause)
     acks: list[Ack] = field(default_factory=list)
     # every save sent: ticket -> {seq: (position, answer as JSON)}
     sent: dict[str, dict[int, tuple[int, str]]] = field(default_factory=dict)
@@ -489,13 +489,17 @@ class Candidate:
 
     async def finish(self) -> None:
         r = self.gen.results
-        deadline = time.monotonic() + self.gen.cfg.finish_timeout - 10
-        while (self.outbox or not self.connected) and time.monotonic() < deadline:
+        start = time.monotonic()
+        deadline = start + self.gen.cfg.finish_timeout - 10
+        drained_by = start + (self.gen.cfg.finish_timeout - 10) / 2
+        while (self.outbox or not self.connected) and time.monotonic() < drained_by:
             self.wake.set()
             await asyncio.sleep(0.2)
         if self.outbox:
             r.err("finish:outbox_not_drained")
-        while time.monotonic() < deadline:
+        first = True
+        while first or time.monotonic() < deadline:
+            first = False
             try:
                 reply, secs = await self.call("submit", {"confirm": True}, timeout=30)
             except (TimeoutError, Lost):
@@ -574,7 +578,7 @@ class Generator:
         if phase == "start":
             self._gc_t = time.perf_counter()
         elif self._gc_t is not None:
-            self.results.gc_pauses.append(time.perf_counter() - self._gc_t)
+            self.results.gc_pauses.append((time.time(), time.perf_counter() - self._gc_t))
             self._gc_t = None
 
     async def run(

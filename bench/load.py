@@ -228,6 +228,7 @@ def setup_exam(db_url: str, instance: Path, candidates: int, rooms: int) -> dict
         db.session.remove()
     return {
         "session_id": sid,
+        "room_ids": sorted(codes),
         "admin_headers": admin,
         "people": people,
         "timings": timings,
@@ -343,6 +344,7 @@ def summarize(out: dict[str, Any], cfg: LoadConfig) -> dict[str, Any]:
     span = (steady[1] - steady[0]) if all(steady) else None
     saves = r.window("save", "steady", "end")
     lag = [v for t, v in r.loop_lag if span and steady[0] <= t < steady[1]]
+    gcs = [v for t, v in r.gc_pauses if span and steady[0] <= t < steady[1]]
     s: dict[str, Any] = {
         "candidates": r.n,
         "connected_peak": r.connected_peak,
@@ -378,8 +380,8 @@ def summarize(out: dict[str, Any], cfg: LoadConfig) -> dict[str, Any]:
         "generator_cpu_s": r.cpu.get("done", 0) - r.cpu.get("connect", 0),
         "loop_lag_steady_p99_ms": (percentile(lag, 99) or 0) * 1000,
         "loop_lag_steady_max_ms": max(lag, default=0) * 1000,
-        "gc_pauses": len(r.gc_pauses),
-        "gc_pause_max_ms": max(r.gc_pauses, default=0) * 1000,
+        "gc_pauses_steady": len(gcs),
+        "gc_pause_steady_max_ms": max(gcs, default=0) * 1000,
     }
     procs: dict[str, dict[str, Any]] = {}
     ours = 0.0
@@ -481,7 +483,7 @@ def print_report(label: str, out: dict[str, Any], cfg: LoadConfig) -> dict[str, 
         f"  generator: {s['generator_cpu_s']:.1f} s CPU in all, "
         f"{s.get('generator_steady_cores', 0):.2f} cores in the steady phase, event-loop lag "
         f"p99 {s['loop_lag_steady_p99_ms']:.0f} ms, max {s['loop_lag_steady_max_ms']:.0f} ms, "
-        f"{s['gc_pauses']} GC pauses (max {s['gc_pause_max_ms']:.0f} ms)"
+        f"{s['gc_pauses_steady']} GC pauses (max {s['gc_pause_steady_max_ms']:.0f} ms)"
     )
     log(
         "  timeline from the start (10 s buckets): t, saves acked, save p99, time p99, server cores"
@@ -579,18 +581,29 @@ def run_exam(
             for k, (t, idn, code, room) in enumerate(exam["people"])
         ]
 
-        async def start() -> None:
-            def post() -> None:
-                req = urllib.request.Request(
-                    f"{group.urls[0]}/api/sessions/{sid}/transitions",
-                    data=json.dumps({"action": "start", "reason": "load benchmark"}).encode(),
-                    headers={**headers, "Content-Type": "application/json"},
-                    method="POST",
-                )
-                with urllib.request.urlopen(req, timeout=60) as resp:
-                    assert resp.status == 200, resp.read()
+        def post(path: str, body: dict[str, Any], server: int = 0) -> None:
+            req = urllib.request.Request(
+                f"{group.urls[server % len(group.urls)]}{path}",
+                data=json.dumps(body).encode(),
+                headers={**headers, "Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                assert resp.status == 200, resp.read()
 
-            await asyncio.to_thread(post)
+        async def start() -> None:
+            if args.start_by == "session":
+                # the administrator's unified start: every room of the session at once
+                body = {"action": "start", "reason": "load benchmark"}
+                await asyncio.to_thread(post, f"/api/sessions/{sid}/transitions", body)
+            else:
+                # every room's proctor clicks "start" at the same moment
+                await asyncio.gather(
+                    *(
+                        asyncio.to_thread(post, f"/api/sessions/{sid}/rooms/{rid}/start", {}, k)
+                        for k, rid in enumerate(exam["room_ids"])
+                    )
+                )
             if profiler is not None:
                 pids = [p for s in group.servers for p in s.worker_pids()]
                 profiler.start(pids, min(cfg.duration, 60) + 30, "start-and-steady")
@@ -629,6 +642,13 @@ def main() -> int:
         help="steady phase of the bare-stack run (default: --duration; 0 skips it)",
     )
     parser.add_argument("--servers", type=int, default=2, help="gunicorn processes")
+    parser.add_argument(
+        "--start-by",
+        choices=("session", "rooms"),
+        default="session",
+        help="unified start by the administrator (session transition) or by every room's "
+        "proctor at once (POST …/rooms/<id>/start, which pushes 'started')",
+    )
     parser.add_argument("--drop-rate", type=float, default=0.05)
     parser.add_argument("--save-every", type=float, default=10, help="seconds between saves")
     parser.add_argument(
