@@ -437,6 +437,12 @@ def timeline(r: Results, sampler: Sampler, step: float = 10.0) -> list[dict[str,
                     sum(sampler.cpu_between(k, t, u) for k in servers) / (u - t), 2
                 ),
                 "pg_cores": round(sampler.cpu_between("postgres", t, u) / (u - t), 2),
+                "machine_cores": round(
+                    statistics.mean(sampler.busy_between(t, u) or [0])
+                    / 100
+                    * (os.cpu_count() or 2),
+                    2,
+                ),
                 "lag_max_ms": round(max(lag, default=0) * 1000),
             }
         )
@@ -486,15 +492,16 @@ def print_report(label: str, out: dict[str, Any], cfg: LoadConfig) -> dict[str, 
         f"{s['gc_pauses_steady']} GC pauses (max {s['gc_pause_steady_max_ms']:.0f} ms)"
     )
     log(
-        "  timeline from the start (10 s buckets): t, saves acked, save p99, time p99, server cores"
+        "  timeline from the start (10 s buckets): t, saves acked, save p99 ms, time p99 ms, "
+        "server cores, PostgreSQL cores, machine busy cores"
     )
-    log(
-        "    "
-        + "  ".join(
-            f"{row['t']}s:{row['saves']}/{row['save_p99_ms']}/{row['time_p99_ms']}/{row['server_cores']}"
-            for row in s["timeline"]
-        )
-    )
+    for k in range(0, len(s["timeline"]), 6):
+        cells = [
+            f"{row['t']}s:{row['saves']}/{row['save_p99_ms']}/{row['time_p99_ms']}/"
+            f"{row['server_cores']}/{row['pg_cores']}/{row['machine_cores']}"
+            for row in s["timeline"][k : k + 6]
+        ]
+        log("    " + "  ".join(cells))
     if s.get("machine_busy_steady_cores") is not None:
         log(
             f"  machine in the steady phase: {s['machine_busy_steady_cores']:.2f} of "
