@@ -14,9 +14,10 @@ What the run does:
      ``--echo-duration 0``;
   3. starts ``--servers`` gunicorn gevent processes (one worker each) with EXAM_REDIS_URL set;
      each candidate sticks to one of them (as nginx with sticky sessions would do);
-  4. runs the candidates (bench/_loadgen.py: sign in, connect, wait, the unified start by the
-     administrator over HTTP, paper via ``hello``, heartbeat every 5 s, a save every 10 s, 5 %
-     drop and reconnect, submit);
+  4. runs the candidates (bench/_loadgen.py: sign in, connect, wait (``hello`` every 4 s, as
+     the page does), the unified start over HTTP (the administrator's session-wide start, or
+     with ``--start-by rooms`` every room's proctor at once), paper via ``hello``, heartbeat
+     every 5 s, a save every 10 s, 5 % drop and reconnect, drain and submit);
   5. checks in PostgreSQL that every acknowledged save is there: ``answer_log`` holds every
      acknowledged seq with its answer, and ``attempt_answers`` holds, per (attempt, position),
      the answer of the highest acknowledged seq (or of a newer seq the client sent whose ack
@@ -26,7 +27,10 @@ What the run does:
      bare stack, and the command to reproduce; stops the servers and drops the database.
 
 Reproduce:  .venv/bin/python -m bench.load [--candidates 2000] [--duration 300] [--servers 2]
-            [--echo-duration SECONDS] [--drop-rate 0.05] [--profile DIR]
+            [--echo-duration SECONDS] [--start-by session|rooms] [--drop-rate 0.05]
+            [--heartbeat 5] [--save-every 10] [--wait-poll 4] [--profile DIR] [--json PATH]
+Needs aiohttp and psutil (and py-spy for --profile) besides the dev extras. Results and the
+bottlenecks found: docs/benchmarks.md, "Live delivery — bench/load.py".
 """
 
 from __future__ import annotations
