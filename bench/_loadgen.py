@@ -6,11 +6,12 @@ its own. Every candidate behaves like the candidate page (web/static/js/candidat
 
 * signs in over HTTP (``POST /api/candidate/sign-in``) and connects to ``/candidate`` with the
   token, on the one server process it was given (sticky, as nginx would do);
-* sends ``hello`` after every (re)connect, every 4 s while the state is ``waiting`` (the
-  page's ``WAIT_POLL_MS``) and at once when the server pushes ``started`` (the room's unified
-  start, where the server sends it); the paper arrives with the first ``hello`` after the start;
-* sends a heartbeat every 5 s. The protocol has no heartbeat event yet (the proctoring issue
-  adds one), so the ``time`` event is used as the heartbeat;
+* sends ``hello`` after every (re)connect, every 15 s while the state is ``waiting`` (the
+  page's ``WAIT_POLL_MS``, a fallback) and at once when the server pushes ``started`` (a
+  unified start); the paper arrives with the first ``hello`` after the start;
+* sends a ``heartbeat`` every 5 s (visible, focused, client time; presence only on the server)
+  and a ``time`` round trip every 30 s (the page's clock-offset sync, ``TIME_SYNC_MS``);
+  ``--heartbeat-event time`` uses ``time`` as the heartbeat, as before the proctoring issue;
 * once it has its paper, saves an answer every 10 s: a random question, a valid answer for its
   type, seq strictly increasing. Saves go through an outbox and are sent one at a time in seq
   order; an entry leaves the outbox only on an ``ok`` ack (accepted or not); after a timeout or
@@ -50,7 +51,9 @@ class LoadConfig:
     duration: float = 300.0  # steady phase, after every paper is delivered
     save_every: float = 10.0
     heartbeat_every: float = 5.0
-    wait_poll: float = 4.0  # hello while waiting, as the page does
+    heartbeat_event: str = "heartbeat"  # or "time" (servers without the heartbeat event)
+    time_sync: float = 30.0  # a `time` round trip, as the page's clock sync; 0: none
+    wait_poll: float = 15.0  # hello while waiting, as the page does
     drop_rate: float = 0.05
     offline_seconds: tuple[float, float] = (2.0, 8.0)
     ack_timeout: float = 10.0
@@ -391,31 +394,57 @@ class Candidate:
                 backoff = min(backoff * 2, 10.0)
 
     async def waiter(self) -> None:
-        """hello every 4 s while waiting for the start (the page's waiting-room poll)."""
+        """hello every ``wait_poll`` s while waiting for the start (the page's fallback poll)."""
         while self.items is None and not self.finished:
             await asyncio.sleep(self.gen.cfg.wait_poll)
             if self.connected and self.items is None:
                 await self.hello()
 
     async def heartbeat(self) -> None:
-        r, every = self.gen.results, self.gen.cfg.heartbeat_every
+        every = self.gen.cfg.heartbeat_every
         nxt = time.monotonic() + self.rng.random() * every
         while not self.finished:
             await asyncio.sleep(max(0.0, nxt - time.monotonic()))
             nxt += every
             if not self.connected:
                 continue
-            try:
-                reply, secs = await self.call("time", {"client_time": time.time() * 1000})
-            except TimeoutError:
-                r.err("time:timeout")
-                continue
-            except Lost:
-                continue
-            if isinstance(reply, dict) and reply.get("ok"):
-                r.lat("time", secs)
+            event = self.gen.cfg.heartbeat_event
+            if event == "time":
+                payload: dict[str, Any] = {"client_time": time.time() * 1000}
             else:
-                r.err(f"time:{(reply or {}).get('error')}")
+                payload = {
+                    "visible": True,
+                    "focused": True,
+                    "fullscreen": False,
+                    "client_time": time.time() * 1000,
+                }
+            await self._timed_call(event, payload)
+
+    async def time_sync(self) -> None:
+        """A ``time`` round trip every ``time_sync`` s (the page's clock-offset sync)."""
+        every = self.gen.cfg.time_sync
+        if every <= 0 or self.gen.cfg.heartbeat_event == "time":
+            return
+        nxt = time.monotonic() + self.rng.random() * every
+        while not self.finished:
+            await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+            nxt += every
+            if self.connected:
+                await self._timed_call("time", {"client_time": time.time() * 1000})
+
+    async def _timed_call(self, event: str, payload: dict[str, Any]) -> None:
+        r = self.gen.results
+        try:
+            reply, secs = await self.call(event, payload)
+        except TimeoutError:
+            r.err(f"{event}:timeout")
+            return
+        except Lost:
+            return
+        if isinstance(reply, dict) and reply.get("ok"):
+            r.lat(event, secs)
+        else:
+            r.err(f"{event}:{(reply or {}).get('error')}")
 
     async def producer(self) -> None:
         every = self.gen.cfg.save_every
@@ -537,6 +566,7 @@ class Candidate:
             asyncio.create_task(self.keeper()),
             asyncio.create_task(self.waiter()),
             asyncio.create_task(self.heartbeat()),
+            asyncio.create_task(self.time_sync()),
             asyncio.create_task(self.producer()),
             asyncio.create_task(self.pump()),
         ]

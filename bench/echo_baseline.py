@@ -109,6 +109,9 @@ class EchoNamespace(Namespace):
         client = data.get("client_time") if isinstance(data, dict) else None
         return {"ok": True, "client_time": client, "server_time": time.time() * 1000}
 
+    def on_heartbeat(self, data: Any = None):
+        return {"ok": True, "server_time": time.time() * 1000}
+
     def on_submit(self, data: Any = None):
         return {"ok": True, "state": "submitted", "submitted_at": _now().isoformat()}
 

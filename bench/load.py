@@ -28,7 +28,8 @@ What the run does:
 
 Reproduce:  .venv/bin/python -m bench.load [--candidates 2000] [--duration 300] [--servers 2]
             [--echo-duration SECONDS] [--start-by session|rooms] [--drop-rate 0.05]
-            [--heartbeat 5] [--save-every 10] [--wait-poll 4] [--profile DIR] [--json PATH]
+            [--heartbeat 5] [--heartbeat-event heartbeat|time]
+            [--time-sync 30] [--save-every 10] [--wait-poll 15] [--profile DIR] [--json PATH]
 Needs aiohttp and psutil (and py-spy for --profile) besides the dev extras. Results and the
 bottlenecks found: docs/benchmarks.md, "Live delivery — bench/load.py".
 """
@@ -662,11 +663,18 @@ def main() -> int:
     )
     parser.add_argument("--drop-rate", type=float, default=0.05)
     parser.add_argument("--save-every", type=float, default=10, help="seconds between saves")
+    parser.add_argument("--heartbeat", type=float, default=5, help="seconds between heartbeats")
     parser.add_argument(
-        "--heartbeat", type=float, default=5, help="seconds between heartbeats ('time')"
+        "--heartbeat-event",
+        choices=("heartbeat", "time"),
+        default="heartbeat",
+        help="the heartbeat event ('time' for servers from before the proctoring issue)",
     )
     parser.add_argument(
-        "--wait-poll", type=float, default=4, help="seconds between hellos while waiting"
+        "--time-sync", type=float, default=30, help="seconds between 'time' clock syncs"
+    )
+    parser.add_argument(
+        "--wait-poll", type=float, default=15, help="seconds between hellos while waiting"
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pg-url", default="postgresql://root@127.0.0.1:5432/test")
@@ -683,6 +691,8 @@ def main() -> int:
         "seed": args.seed,
         "save_every": args.save_every,
         "heartbeat_every": args.heartbeat,
+        "heartbeat_event": args.heartbeat_event,
+        "time_sync": args.time_sync,
         "wait_poll": args.wait_poll,
     }
     cfg = LoadConfig(duration=args.duration, **rates)

@@ -44,7 +44,12 @@ def sign_in():
     if outcome.error is not None:
         # A refused attempt is evidence too: its record is committed although the reply is an
         # error (the request's commit point would roll it back).
+        checkin.record_sign_in(db.session, outcome)
         db.session.commit()
         raise outcome.error
     token = checkin.issue_candidate_token(outcome)
-    return jsonify(checkin.sign_in_reply(outcome, token, now))
+    reply = jsonify(checkin.sign_in_reply(outcome, token, now))
+    # The audit event last and the commit at once: the chain is held only that long.
+    checkin.record_sign_in(db.session, outcome)
+    db.session.commit()
+    return reply

@@ -153,7 +153,13 @@ def transition(session_id: int):
     warnings = svc.transition(
         db.session, _actor(), es, body.action, now=server_now(), reason=body.reason
     )
-    return jsonify(session=_detail(es), warnings=warnings)
+    reply = jsonify(session=_detail(es), warnings=warnings)
+    if body.action == "start" and es.start_mode == "unified":
+        # Tell every room's waiting candidates only once the start is durable.
+        db.session.commit()
+        for room in es.rooms:
+            push_room_started(room.id)
+    return reply
 
 
 # -- rooms and proctors -----------------------------------------------------------------------

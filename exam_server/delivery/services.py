@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session, joinedload
 
 from question_bank.assembly import paper_for_delivery, paper_from_record
 from question_bank.audit import Actor, record
@@ -90,13 +90,43 @@ def create_attempts(session: Session, es: ExamSession, papers: dict[str, StoredP
 
 def start_room(session: Session, room: Room, at: dt.datetime) -> int:
     """A unified start: every waiting attempt of the room starts at ``at``."""
-    rows = session.scalars(
-        select(Attempt).where(Attempt.room_id == room.id, Attempt.state == S.WAITING)
+    return start_waiting(session, [room.id], at)
+
+
+def start_waiting(session: Session, room_ids: list[int], at: dt.datetime) -> int:
+    """Start every waiting attempt of these rooms at ``at``, set-based.
+
+    One UPDATE per distinct (duration, extra time) in the rooms (usually one), instead of one
+    row at a time, so the start of a whole session takes a few statements, and concurrent
+    starters (the API, every process's sweeper) touch each row once: the ``state = 'waiting'``
+    condition makes a second starter update nothing.
+    """
+    if not room_ids:
+        return 0
+    groups = session.execute(
+        select(Attempt.duration_seconds, Attempt.extra_seconds)
+        .where(Attempt.room_id.in_(room_ids), Attempt.state == S.WAITING)
+        .distinct()
     ).all()
-    for a in rows:
-        _start(a, at)
+    started = 0
+    for duration, extra in groups:
+        started += session.execute(
+            update(Attempt)
+            .where(
+                Attempt.room_id.in_(room_ids),
+                Attempt.state == S.WAITING,
+                Attempt.duration_seconds == duration,
+                Attempt.extra_seconds == extra,
+            )
+            .values(
+                state=S.RUNNING,
+                started_at=at,
+                deadline=at + dt.timedelta(seconds=duration + extra),
+            )
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
     session.flush()
-    return len(rows)
+    return started
 
 
 def _start(a: Attempt, at: dt.datetime) -> None:
@@ -105,10 +135,17 @@ def _start(a: Attempt, at: dt.datetime) -> None:
     a.deadline = at + dt.timedelta(seconds=a.duration_seconds + a.extra_seconds)
 
 
-def get_attempt(session: Session, registration_id: int, *, lock: bool = False) -> Attempt:
+def get_attempt(
+    session: Session, registration_id: int, *, lock: bool = False, with_paper: bool = False
+) -> Attempt:
+    """The registration's attempt; ``lock`` takes its row lock (saves and state changes of
+    one attempt apply one at a time in every process); ``with_paper`` loads the stored paper
+    in the same query."""
     q = select(Attempt).where(Attempt.registration_id == registration_id)
+    if with_paper:
+        q = q.options(joinedload(Attempt.paper, innerjoin=True))
     if lock:
-        q = q.with_for_update()
+        q = q.with_for_update(of=Attempt)
     a = session.scalar(q)
     if a is None:
         raise NotFound("no paper has been prepared for this candidate yet", field="registration")
@@ -233,14 +270,31 @@ def _paper_item(a: Attempt, position: int) -> dict[str, Any]:
     return items[position - 1]
 
 
+_SHAPES: dict[tuple[str, int], tuple[str, int]] = {}
+
+
 def item_shape(session: Session, version_id: int) -> tuple[str, int]:
-    """(type, number of blanks) of an item version: all a save needs to check an answer."""
+    """(type, number of blanks) of an item version: all a save needs to check an answer.
+
+    Item versions never change, so the shape is read once per process and database."""
+    key = (_database_key(session), version_id)
+    hit = _SHAPES.get(key)
+    if hit is not None:
+        return hit
     row = session.execute(
         select(ItemVersion.type, ItemVersion.content).where(ItemVersion.id == version_id)
     ).first()
     if row is None:
         raise NotFound(f"item version {version_id} is missing")
-    return row.type, len(row.content.get("blanks") or [])
+    if len(_SHAPES) >= 100_000:
+        _SHAPES.clear()
+    hit = _SHAPES[key] = (row.type, len(row.content.get("blanks") or []))
+    return hit
+
+
+def _database_key(session: Session) -> str:
+    """Which database a per-process cache entry belongs to (tests run many in one process)."""
+    return session.get_bind().url.render_as_string(hide_password=True)
 
 
 def validate_response(kind: str, blanks: int, options: list[str] | str, value: Any) -> Any:
@@ -363,20 +417,20 @@ _DELIVERED: dict[tuple[Any, ...], dict[str, Any]] = {}
 def delivered_paper(session: Session, stored: StoredPaper) -> dict[str, Any]:
     """The keyless paper a candidate gets, built once per process and reused.
 
-    A paper and its item versions never change, so the rendered paper is cached under the
-    paper's hash and its versions' content hashes (never under database ids alone). Item content
-    is stored in canonical, validated form, so it is read as is, without re-validating.
+    A stored paper and its item versions never change, so the rendered paper is cached under
+    the database, the paper's id and its hash; a hit costs no query. Item content is stored in
+    canonical, validated form, so it is read as is, without re-validating.
     """
-    paper = paper_from_record(stored)
-    rows = session.execute(
-        select(ItemVersion.id, ItemVersion.content_hash, ItemVersion.content).where(
-            ItemVersion.id.in_(list(paper.version_ids))
-        )
-    ).all()
-    key = (stored.paper_hash, tuple(sorted((vid, h) for vid, h, _c in rows)))
+    key = (_database_key(session), stored.id, stored.paper_hash)
     hit = _DELIVERED.get(key)
     if hit is None:
-        hit = paper_for_delivery(paper, {vid: content for vid, _h, content in rows})
+        paper = paper_from_record(stored)
+        rows = session.execute(
+            select(ItemVersion.id, ItemVersion.content).where(
+                ItemVersion.id.in_(list(paper.version_ids))
+            )
+        ).all()
+        hit = paper_for_delivery(paper, {vid: content for vid, content in rows})
         if len(_DELIVERED) >= 20_000:
             _DELIVERED.clear()
         _DELIVERED[key] = hit
@@ -532,24 +586,38 @@ def due_attempts(
 
 def start_due(session: Session, now: dt.datetime) -> int:
     """Start waiting attempts whose room has started (a unified start), connected or not."""
-    rows = session.execute(
-        select(Attempt, Room.started_at)
-        .join(Room, Room.id == Attempt.room_id)
-        .where(Attempt.state == S.WAITING, Room.started_at.is_not(None), Room.started_at <= now)
+    rooms = session.execute(
+        select(Room.id, Room.started_at).where(
+            Room.started_at.is_not(None),
+            Room.started_at <= now,
+            Room.id.in_(select(Attempt.room_id).where(Attempt.state == S.WAITING)),
+        )
     ).all()
-    for a, started in rows:
-        _start(a, started)
-    session.flush()
-    return len(rows)
+    return sum(start_waiting(session, [room_id], started) for room_id, started in rooms)
 
 
-def sweep(session: Session, now: dt.datetime, grace_seconds: float) -> list[int]:
-    """Start attempts whose room started and submit every attempt whose time is up; safe to
-    run in several processes at once."""
+SWEEP_LOCK_KEY = 0x45584D5357  # "EXMSW": one sweeper at a time across processes (PostgreSQL)
+
+
+def sweep(
+    session: Session, now: dt.datetime, grace_seconds: float, *, limit: int = 100
+) -> list[int] | None:
+    """Start attempts whose room started and submit up to ``limit`` attempts whose time is up.
+
+    Safe to run in several processes at once. On PostgreSQL the sweepers take turns: a sweeper
+    that finds another one at work returns None at once (it would only wait for the same
+    rows); exactly-once submission never depends on that lock (see :func:`submit`). Callers
+    commit and call again while a full batch came back, so a deadline shared by thousands of
+    attempts is submitted in short transactions.
+    """
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SWEEP_LOCK_KEY}
+    ):
+        return None
     start_due(session, now)
     submitted = []
     actor = Actor.system("deadline")
-    for attempt_id in due_attempts(session, now, grace_seconds):
+    for attempt_id in due_attempts(session, now, grace_seconds, limit=limit):
         a = session.get(Attempt, attempt_id)
         es = session.get(ExamSession, a.session_id)
         if submit(session, actor, a, es, now, reason="deadline"):

@@ -111,7 +111,8 @@ def sign_in(
     user_agent: str = "",
 ) -> SignInOutcome:
     """Check a candidate in. Always records the attempt (flushed, not committed); the outcome
-    carries the error to reply with when the attempt was refused."""
+    carries the error to reply with when the attempt was refused. The caller audits it with
+    :func:`record_sign_in` right before committing."""
     ticket = _plain(ticket_number)
     reg, failure = _find(session, ticket, _plain(id_number), normalize_access_code(access_code))
     error: DomainError | None = None
@@ -157,7 +158,18 @@ def sign_in(
         if first:
             reg.first_check_in_at = now
     session.flush()
-    if error is None:
+    return SignInOutcome(attempt, reg, error, first)
+
+
+def record_sign_in(session: Session, outcome: SignInOutcome) -> None:
+    """The audit event of a sign-in, accepted or refused.
+
+    Kept apart from :func:`sign_in` so the caller writes it last, just before its commit: an
+    audit event serialises with every other one (the hash chain), and in a sign-in storm the
+    chain must be held only for that insert and the commit."""
+    attempt, reg = outcome.check_in, outcome.registration
+    if outcome.error is None:
+        es = reg.session
         record(
             session,
             Actor(None, f"candidate:{reg.ticket_number}"),
@@ -169,10 +181,10 @@ def sign_in(
                 "room": reg.room.name,
                 "seat": reg.seat,
                 "check_in": attempt.id,
-                "first": first,
+                "first": outcome.first,
                 "ip": attempt.ip,
             },
-            at=now,
+            at=attempt.at,
         )
     else:
         record(
@@ -181,10 +193,9 @@ def sign_in(
             "candidate.sign_in_refused",
             "check_in",
             attempt.id,
-            data={"ticket": attempt.ticket_number, "failure": failure, "ip": attempt.ip},
-            at=now,
+            data={"ticket": attempt.ticket_number, "failure": attempt.failure, "ip": attempt.ip},
+            at=attempt.at,
         )
-    return SignInOutcome(attempt, reg, error, first)
 
 
 # -- candidate tokens -------------------------------------------------------------------------

@@ -72,6 +72,14 @@ def on_session_open(session: Session, exam_session: ExamSession, actor: Actor) -
     create_attempts(session, es, {p.candidate_key: p for p in pset.papers})
 
 
+def on_rooms_started(session: Session, room_ids: list[int], at) -> None:
+    """A unified start: the rooms' waiting attempts start in the same unit of work, so the
+    candidates' ``hello`` after the start only reads (no row locks in the start storm)."""
+    from ..delivery.services import start_waiting
+
+    start_waiting(session, room_ids, at)
+
+
 def on_session_close(session: Session, exam_session: ExamSession, actor: Actor, now) -> None:
     """Closing a session submits every attempt still open in it (reason ``session_closed``),
     so no attempt outlives its session."""

@@ -344,8 +344,11 @@ def transition(
     elif action == "start":
         es.started_at = now
         if es.start_mode == StartMode.UNIFIED:
-            for room in es.rooms:
-                room.started_at = room.started_at or now
+            starting = [room for room in es.rooms if room.started_at is None]
+            for room in starting:
+                room.started_at = now
+            session.flush()
+            hooks.on_rooms_started(session, [room.id for room in starting], now)
     elif action == "close":
         if now < latest_end(es) and not reason.strip():
             raise ValidationFailed(
@@ -582,6 +585,8 @@ def start_room(
     if room.started_at is not None:
         raise Conflict(f"room {room.name} started at {room.started_at.isoformat()}", field="room")
     room.started_at = now
+    session.flush()
+    hooks.on_rooms_started(session, [room.id], now)
     if es.state == SessionState.OPEN:
         es.state = SessionState.RUNNING
         es.started_at = now
