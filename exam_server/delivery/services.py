@@ -50,10 +50,52 @@ class TooEarly(DomainError):
 # -- item content -------------------------------------------------------------------------------
 
 
+# Item versions never change once written, so what the live path derives from them is kept
+# per process, keyed by database and version id (tests run many databases in one process).
+_CONTENT: dict[tuple[str, int], dict[str, Any]] = {}
+_VALIDATED: dict[tuple[str, int], ItemContent] = {}
+_CACHE_LIMIT = 50_000
+
+
+def _database_key(session: Session) -> str:
+    """Which database a per-process cache entry belongs to."""
+    return session.get_bind().url.render_as_string(hide_password=True)
+
+
+def raw_contents(session: Session, version_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Stored content of these item versions; only the ones not seen yet are queried."""
+    db_key = _database_key(session)
+    missing = [vid for vid in set(version_ids) if (db_key, vid) not in _CONTENT]
+    if missing:
+        if len(_CONTENT) + len(missing) > _CACHE_LIMIT:
+            _CONTENT.clear()
+            _VALIDATED.clear()
+            missing = list(set(version_ids))
+        rows = session.execute(
+            select(ItemVersion.id, ItemVersion.content).where(ItemVersion.id.in_(missing))
+        ).all()
+        for vid, content in rows:
+            _CONTENT[(db_key, vid)] = content
+    out = {}
+    for vid in version_ids:
+        content = _CONTENT.get((db_key, vid))
+        if content is None:
+            raise NotFound(f"item version {vid} is missing")
+        out[vid] = content
+    return out
+
+
 def paper_contents(session: Session, version_ids: list[int]) -> dict[int, ItemContent]:
-    """Contents of a paper's item versions in one query."""
-    rows = session.scalars(select(ItemVersion).where(ItemVersion.id.in_(version_ids))).all()
-    return {v.id: ItemContent.model_validate(v.content) for v in rows}
+    """Validated contents of a paper's item versions (for grading)."""
+    db_key = _database_key(session)
+    raw = raw_contents(session, version_ids)
+    out = {}
+    for vid in version_ids:
+        hit = _VALIDATED.get((db_key, vid))
+        if hit is None:
+            hit = _VALIDATED[(db_key, vid)] = ItemContent.model_validate(raw[vid])
+        out[vid] = hit
+    return out
 
 
 # -- creating and starting ------------------------------------------------------------------------
@@ -270,31 +312,10 @@ def _paper_item(a: Attempt, position: int) -> dict[str, Any]:
     return items[position - 1]
 
 
-_SHAPES: dict[tuple[str, int], tuple[str, int]] = {}
-
-
 def item_shape(session: Session, version_id: int) -> tuple[str, int]:
-    """(type, number of blanks) of an item version: all a save needs to check an answer.
-
-    Item versions never change, so the shape is read once per process and database."""
-    key = (_database_key(session), version_id)
-    hit = _SHAPES.get(key)
-    if hit is not None:
-        return hit
-    row = session.execute(
-        select(ItemVersion.type, ItemVersion.content).where(ItemVersion.id == version_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"item version {version_id} is missing")
-    if len(_SHAPES) >= 100_000:
-        _SHAPES.clear()
-    hit = _SHAPES[key] = (row.type, len(row.content.get("blanks") or []))
-    return hit
-
-
-def _database_key(session: Session) -> str:
-    """Which database a per-process cache entry belongs to (tests run many in one process)."""
-    return session.get_bind().url.render_as_string(hide_password=True)
+    """(type, number of blanks) of an item version: all a save needs to check an answer."""
+    content = raw_contents(session, [version_id])[version_id]
+    return str(content["type"]), len(content.get("blanks") or [])
 
 
 def validate_response(kind: str, blanks: int, options: list[str] | str, value: Any) -> Any:
@@ -425,12 +446,7 @@ def delivered_paper(session: Session, stored: StoredPaper) -> dict[str, Any]:
     hit = _DELIVERED.get(key)
     if hit is None:
         paper = paper_from_record(stored)
-        rows = session.execute(
-            select(ItemVersion.id, ItemVersion.content).where(
-                ItemVersion.id.in_(list(paper.version_ids))
-            )
-        ).all()
-        hit = paper_for_delivery(paper, {vid: content for vid, content in rows})
+        hit = paper_for_delivery(paper, raw_contents(session, list(paper.version_ids)))
         if len(_DELIVERED) >= 20_000:
             _DELIVERED.clear()
         _DELIVERED[key] = hit
