@@ -24,6 +24,31 @@ its own. Every candidate behaves like the candidate page (web/static/js/candidat
 Each room signs in from its own loopback address (127.0.1.<room>), standing for the NAT address
 of an exam room; the traffic only ever goes to 127.0.0.1. Every ok ack is recorded as
 (ticket, position, seq, answer, accepted) for the verification in PostgreSQL.
+
+With proctors (``Generator(..., proctors=[ProctorSpec ...], session_id=...)``, bench/load.py
+``--proctors``), before anyone signs in every room's proctor connects to ``/proctor`` on the
+process it was given (bearer token), ``watch``es its room and records every push (``incident``,
+``seats``, ``beats``) with its arrival time (monotonic clock of this process, the same clock the
+candidates stamp their events with). Then, besides the normal load:
+
+* ``LoadConfig.signals`` > 0: every candidate sends 1 to ``signals`` integrity ``signal``s
+  ``{kind: "blur", duration_ms: 4000..8000, client_time}`` at random moments of the steady
+  phase, at least ``SIGNAL_SPACING`` s apart (closer leaves would be folded into one by the
+  rules); ``client_time`` is integer milliseconds, distinct per candidate, and the server
+  copies it into the incident's ``evidence.events``. **Matching:** the latency of a signal is
+  the arrival of the first ``incident`` push of kind ``left_page`` for that seat (registration
+  id → ticket from the ``watch`` snapshot) whose ``evidence.events`` holds an event with that
+  ``client_time``, minus the moment the candidate emitted the signal. A merged incident
+  (count 2) repeats the first event in its evidence; only the first arrival of each
+  (ticket, client_time) counts.
+* save → ``seats``: on every accepted answer save to a question the candidate had not answered
+  yet, the candidate notes (ticket, answered count n, emit time); the latency is the arrival of
+  the first ``seats`` row of that ticket with ``answered`` ≥ n that arrived after the emit.
+  Candidates stop noting after their intended drop (a save committed whose ack was cut off
+  would make the count run ahead of the candidate's).
+* ``LoadConfig.heartbeat_only`` > 0: after the steady phase, that many seconds in which the
+  candidates send heartbeats only (no saves, signals or clock syncs), for the server CPU per
+  heartbeat; the marks ``hb_only`` and ``drain`` bound it.
 """
 
 from __future__ import annotations
@@ -63,6 +88,20 @@ class LoadConfig:
     paper_timeout: float = 120.0  # every paper delivered after the start
     finish_timeout: float = 180.0  # drain outboxes and submit
     seed: int = 1
+    signals: int = 0  # integrity signals per candidate in the steady phase: 1..signals; 0: none
+    signal_duration_ms: tuple[int, int] = (4000, 8000)
+    heartbeat_only: float = 0.0  # seconds of heartbeats only after the steady phase; 0: none
+
+
+SIGNAL_SPACING = 12.0  # seconds between one candidate's signals (leaves closer are folded)
+
+
+@dataclass(frozen=True)
+class ProctorSpec:
+    room: int  # 0-based room index, as Identity.room
+    room_id: int  # the room's database id
+    server: int  # index of the server process the proctor's console connects to
+    token: str  # API bearer token of the room's proctor
 
 
 @dataclass(frozen=True)
@@ -121,6 +160,16 @@ class Results:
     connected_now: int = 0
     connected_peak: int = 0
     save_ack_times: list[float] = field(default_factory=list)  # wall clock of each ok save ack
+    # -- proctoring (monotonic clock of this process) --
+    signals_sent: dict[tuple[str, int], float] = field(default_factory=dict)  # (ticket, ct) -> t
+    save_marks: list[tuple[str, int, float]] = field(default_factory=list)  # ticket, n, t
+    incident_seen: dict[tuple[str, int], float] = field(default_factory=dict)  # first arrival
+    seats_seen: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # answered, t
+    proctor_counts: Counter = field(default_factory=Counter)
+    proctor_server: dict[int, int] = field(default_factory=dict)  # room -> server index
+    candidate_server: dict[str, tuple[int, int]] = field(
+        default_factory=dict
+    )  # ticket -> room, srv
 
     def lat(self, name: str, value: float) -> None:
         self.latencies.setdefault(name, []).append((time.time() - value, value))
@@ -147,6 +196,36 @@ class Results:
         if a is None or b is None or b <= a:
             return 0.0
         return sum(1 for t in self.save_ack_times if a <= t < b) / (b - a)
+
+    def _path(self, ticket: str) -> str:
+        room, server = self.candidate_server.get(ticket, (-1, -1))
+        return "same" if self.proctor_server.get(room) == server else "cross"
+
+    def signal_latencies(self) -> dict[str, Any]:
+        """Signal → ``incident`` push latencies (seconds): all, and split by whether the
+        proctor's console is on the candidate's process (``same``) or another (``cross``)."""
+        out: dict[str, Any] = {"all": [], "same": [], "cross": [], "missing": 0}
+        for key, t_sent in self.signals_sent.items():
+            t = self.incident_seen.get(key)
+            if t is None:
+                out["missing"] += 1
+                continue
+            out["all"].append(t - t_sent)
+            out[self._path(key[0])].append(t - t_sent)
+        return out
+
+    def save_seat_latencies(self) -> dict[str, Any]:
+        """Accepted save to a new question → the ``seats`` row showing the new answered count."""
+        out: dict[str, Any] = {"all": [], "same": [], "cross": [], "missing": 0}
+        for ticket, n, t_sent in self.save_marks:
+            seen = self.seats_seen.get(ticket, [])
+            t = next((ts for a, ts in seen if a >= n and ts >= t_sent), None)
+            if t is None:
+                out["missing"] += 1
+                continue
+            out["all"].append(t - t_sent)
+            out[self._path(ticket)].append(t - t_sent)
+        return out
 
 
 def _answer(rng: random.Random, item: dict[str, Any]) -> Any:
@@ -185,6 +264,8 @@ class Candidate:
         self.ready = asyncio.Event()  # signed in, connected, hello answered
         self.drop_task: asyncio.Task | None = None
         self.sent = gen.results.sent.setdefault(ident.ticket, {})
+        self.answered: set[int] = set()  # positions with an acknowledged answer
+        self.dropped = False  # after the intended drop: no more save marks
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -283,6 +364,7 @@ class Candidate:
     async def drop(self) -> None:
         """Cut the TCP connection under the websocket: no close frame, no goodbye."""
         sio = self.sio
+        self.dropped = True
         self.gen.results.counts["drops"] += 1
         try:
             sio.eio.ws._conn.transport.abort()  # the network goes away
@@ -429,7 +511,7 @@ class Candidate:
         while not self.finished:
             await asyncio.sleep(max(0.0, nxt - time.monotonic()))
             nxt += every
-            if self.connected:
+            if self.connected and not self.gen.quiet:
                 await self._timed_call("time", {"client_time": time.time() * 1000})
 
     async def _timed_call(self, event: str, payload: dict[str, Any]) -> None:
@@ -456,7 +538,8 @@ class Candidate:
             nxt += every
             if self.gen.ending.is_set():
                 return
-            self.new_save()
+            if not self.gen.quiet:
+                self.new_save()
 
     async def pump(self) -> None:
         r = self.gen.results
@@ -466,6 +549,7 @@ class Candidate:
             while self.outbox and self.connected and self.state in ("running", "paused"):
                 entry = self.outbox[0]
                 self.in_flight = entry["seq"]
+                t_emit = time.monotonic()
                 try:
                     reply, secs = await self.call("save", entry)
                 except TimeoutError:
@@ -490,6 +574,9 @@ class Candidate:
                     )
                     if not reply.get("accepted"):
                         r.counts["acked_not_accepted"] += 1
+                    elif entry["position"] not in self.answered and not self.dropped:
+                        r.save_marks.append((self.ident.ticket, len(self.answered) + 1, t_emit))
+                    self.answered.add(entry["position"])
                     self.outbox.pop(0)
                     continue
                 code = (reply or {}).get("error")
@@ -499,6 +586,53 @@ class Candidate:
                     r.counts["saves_given_up"] += 1
                 else:
                     await asyncio.sleep(self.gen.cfg.retry_after)
+
+    async def signaller(self) -> None:
+        """1 to ``signals`` blur signals (the window left for 4–8 s) at random moments of the
+        steady phase, at least ``SIGNAL_SPACING`` s apart."""
+        cfg, r = self.gen.cfg, self.gen.results
+        await self.gen.steady.wait()
+        t0 = time.monotonic()
+        lo, hi = 0.05 * cfg.duration, 0.85 * cfg.duration
+        count = self.rng.randint(1, cfg.signals)
+        count = max(1, min(count, 1 + int((hi - lo) // SIGNAL_SPACING)))
+        # evenly spaced slots, each moment random inside its own slot: never closer than allowed
+        slot = (hi - lo - SIGNAL_SPACING * (count - 1)) / count
+        moments = [
+            lo + k * (slot + SIGNAL_SPACING) + self.rng.random() * max(0.0, slot)
+            for k in range(count)
+        ]
+        for at in moments:
+            await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+            if self.gen.ending.is_set() or self.gen.quiet:
+                return
+            if not self.connected or self.state != "running":
+                r.counts["signals_skipped_offline"] += 1
+                continue
+            client_time = int(time.time() * 1000)
+            payload = {
+                "kind": "blur",
+                "duration_ms": self.rng.randint(*cfg.signal_duration_ms),
+                "client_time": client_time,
+            }
+            t_emit = time.monotonic()
+            r.signals_sent[(self.ident.ticket, client_time)] = t_emit
+            r.counts["signals_sent"] += 1
+            try:
+                reply, secs = await self.call("signal", payload)
+            except (TimeoutError, Lost) as exc:
+                # not known whether the server got it: out of the latency figures
+                r.signals_sent.pop((self.ident.ticket, client_time), None)
+                r.counts["signals_sent"] -= 1
+                if isinstance(exc, TimeoutError):
+                    r.err("signal:timeout")
+                else:
+                    r.counts["signals_lost"] += 1
+                continue
+            if isinstance(reply, dict) and reply.get("ok"):
+                r.lat("signal", secs)
+            else:
+                r.err(f"signal:{(reply or {}).get('error')}")
 
     async def dropper(self, at: float) -> None:
         """Once, at ``at`` (monotonic): a save goes out, the connection is cut before its ack
@@ -570,6 +704,8 @@ class Candidate:
             asyncio.create_task(self.producer()),
             asyncio.create_task(self.pump()),
         ]
+        if self.gen.cfg.signals > 0:
+            tasks.append(asyncio.create_task(self.signaller()))
         if not self.connected:
             self.lost.set()
         self.ready.set()
@@ -582,8 +718,146 @@ class Candidate:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
+PROCTOR_NS = "/proctor"
+
+
+class Proctor:
+    """One room's proctor console: connects to ``/proctor`` with its API token, watches its
+    room, records the pushes (arrival times on the monotonic clock) and re-watches after a
+    reconnect."""
+
+    def __init__(self, gen: Generator, spec: ProctorSpec, session_id: int):
+        self.gen = gen
+        self.spec = spec
+        self.session_id = session_id
+        self.url = gen.targets[spec.server]
+        self.sio: socketio.AsyncClient | None = None
+        self.tickets: dict[int, str] = {}  # registration id -> ticket number
+        self.last_answered: dict[str, int] = {}
+        self.watching = asyncio.Event()
+        self.closing = False
+
+    def _on_incident(self, data: Any = None) -> None:
+        t = time.monotonic()
+        r = self.gen.results
+        r.proctor_counts["incident"] += 1
+        inc = (data or {}).get("incident") or {}
+        if inc.get("room_id") != self.spec.room_id:
+            r.proctor_counts["incident_other_room"] += 1
+        ticket = self.tickets.get(inc.get("registration_id"))
+        if ticket is None or inc.get("kind") != "left_page":
+            return
+        for ev in (inc.get("evidence") or {}).get("events") or []:
+            ct = ev.get("client_time") if isinstance(ev, dict) else None
+            if isinstance(ct, (int, float)):
+                r.incident_seen.setdefault((ticket, int(ct)), t)
+
+    def _on_seats(self, data: Any = None) -> None:
+        t = time.monotonic()
+        r = self.gen.results
+        r.proctor_counts["seats"] += 1
+        for row in (data or {}).get("seats") or []:
+            r.proctor_counts["seat_rows"] += 1
+            ticket = row.get("ticket_number")
+            answered = row.get("answered")
+            if ticket is None or not isinstance(answered, int):
+                continue
+            if answered > self.last_answered.get(ticket, 0):
+                self.last_answered[ticket] = answered
+                r.seats_seen.setdefault(ticket, []).append((answered, t))
+
+    def _on_beats(self, data: Any = None) -> None:
+        self.gen.results.proctor_counts["beats"] += 1
+
+    async def connect(self) -> bool:
+        r = self.gen.results
+        sio = socketio.AsyncClient(
+            reconnection=False, http_session=self.gen.proctor_http, handle_sigint=False
+        )
+
+        async def on_disconnect(*_args: Any) -> None:
+            if not self.closing:
+                r.proctor_counts["disconnects"] += 1
+                self.watching.clear()
+
+        def on_warning_ack(*_args: Any) -> None:
+            r.proctor_counts["warning_ack"] += 1
+
+        sio.on("disconnect", on_disconnect, namespace=PROCTOR_NS)
+        sio.on("incident", self._on_incident, namespace=PROCTOR_NS)
+        sio.on("seats", self._on_seats, namespace=PROCTOR_NS)
+        sio.on("beats", self._on_beats, namespace=PROCTOR_NS)
+        sio.on("warning_ack", on_warning_ack, namespace=PROCTOR_NS)
+        try:
+            await sio.connect(
+                self.url,
+                namespaces=[PROCTOR_NS],
+                auth={"token": self.spec.token},
+                transports=["websocket"],
+                wait_timeout=30,
+            )
+        except Exception as exc:
+            data = exc.args[1] if len(exc.args) > 1 else None
+            code = data.get("error") if isinstance(data, dict) else type(exc).__name__
+            r.err(f"proctor_connect:{code}")
+            with contextlib.suppress(Exception):
+                await sio.disconnect()
+            return False
+        self.sio = sio
+        fut = asyncio.get_running_loop().create_future()
+
+        def ack(*args: Any) -> None:
+            if not fut.done():
+                fut.set_result(args[0] if args else None)
+
+        t = time.perf_counter()
+        body = {"session_id": self.session_id, "room_ids": [self.spec.room_id]}
+        await sio.emit("watch", body, namespace=PROCTOR_NS, callback=ack)
+        try:
+            snap = await asyncio.wait_for(fut, 60)
+        except TimeoutError:
+            r.err("proctor_watch:timeout")
+            return False
+        if not isinstance(snap, dict) or not snap.get("ok"):
+            r.err(f"proctor_watch:{(snap or {}).get('error')}")
+            return False
+        r.lat("proctor_watch", time.perf_counter() - t)
+        for room in snap.get("rooms") or []:
+            for seat in room.get("seats") or []:
+                self.tickets[seat["registration_id"]] = seat["ticket_number"]
+        self.watching.set()
+        return True
+
+    async def life(self) -> None:
+        """Connected and watching until closed; reconnects (and watches again) when dropped."""
+        while not self.closing:
+            if not self.watching.is_set():
+                if self.sio is not None:
+                    with contextlib.suppress(Exception):
+                        await self.sio.disconnect()
+                    self.sio = None
+                if not await self.connect():
+                    await asyncio.sleep(2)
+                    continue
+            await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.sio is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.sio.disconnect(), 5)
+
+
 class Generator:
-    def __init__(self, targets: list[str], identities: list[Identity], cfg: LoadConfig):
+    def __init__(
+        self,
+        targets: list[str],
+        identities: list[Identity],
+        cfg: LoadConfig,
+        *,
+        proctors: list[ProctorSpec] | None = None,
+        session_id: int | None = None,
+    ):
         self.targets = targets
         self.identities = identities
         self.cfg = cfg
@@ -591,6 +865,11 @@ class Generator:
         self.http: dict[int, aiohttp.ClientSession] = {}
         self.sign_in_gate = asyncio.Semaphore(cfg.sign_in_concurrency)
         self.ending = asyncio.Event()
+        self.steady = asyncio.Event()  # the steady phase began
+        self.quiet = False  # heartbeats only: no saves, signals or clock syncs
+        self.proctor_specs = proctors or []
+        self.session_id = session_id
+        self.proctor_http: aiohttp.ClientSession | None = None
         self._gc_t: float | None = None
 
     async def _lag_monitor(self) -> None:
@@ -615,16 +894,38 @@ class Generator:
         self,
         start: Callable[[], Awaitable[Any]],
         log: Callable[[str], None] = print,
+        on_phase: Callable[[str], Awaitable[Any]] | None = None,
     ) -> Results:
         """Sign everyone in and connect, call ``start()`` (the unified start), wait for every
-        paper, run the steady phase for ``duration`` seconds, then drain and submit."""
+        paper, run the steady phase for ``duration`` seconds, then drain and submit.
+        ``on_phase(name)`` is awaited right after the marks ``steady``, ``end`` and, with a
+        heartbeat-only phase, ``hb_only`` and ``drain`` (e.g. to read the server's counters)."""
         cfg, r = self.cfg, self.results
         rng = random.Random(cfg.seed)
+
+        async def phase_hook(name: str) -> None:
+            if on_phase is not None:
+                await on_phase(name)
+
         for room in sorted({i.room for i in self.identities}):
             conn = aiohttp.TCPConnector(
                 limit=0, local_addr=(f"127.0.{1 + room // 250}.{1 + room % 250}", 0)
             )
             self.http[room] = aiohttp.ClientSession(connector=conn)
+        for ident in self.identities:
+            r.candidate_server[ident.ticket] = (ident.room, ident.server)
+        proctors = [Proctor(self, spec, self.session_id or 0) for spec in self.proctor_specs]
+        proctor_tasks: list[asyncio.Task] = []
+        if proctors:
+            self.proctor_http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+            for p in proctors:
+                r.proctor_server[p.spec.room] = p.spec.server
+            proctor_tasks = [asyncio.create_task(p.life()) for p in proctors]
+            try:
+                await asyncio.wait_for(asyncio.gather(*(p.watching.wait() for p in proctors)), 120)
+            except TimeoutError:
+                log("  some proctors could not connect and watch within 120 s")
+            log(f"  {sum(p.watching.is_set() for p in proctors)} proctors watching their rooms")
         lag = asyncio.create_task(self._lag_monitor())
         gc.callbacks.append(self._gc_callback)
         # Thousands of long-lived connections make full collections long (a second and more,
@@ -668,12 +969,24 @@ class Generator:
             gc.collect()
             gc.freeze()
             self._mark("steady")
+            self.steady.set()
+            await phase_hook("steady")
             now = time.monotonic()
             for k in sorted(droppers):
                 at = now + cfg.duration * (0.1 + 0.8 * rng.random())
                 cands[k].drop_task = asyncio.create_task(cands[k].dropper(at))
             await asyncio.sleep(cfg.duration)
             self._mark("end")
+            await phase_hook("end")
+            if cfg.heartbeat_only > 0:
+                self.quiet = True
+                await asyncio.sleep(3)  # saves and signals under way settle
+                self._mark("hb_only")
+                await phase_hook("hb_only")
+                await asyncio.sleep(cfg.heartbeat_only)
+                self._mark("drain")
+                await phase_hook("drain")
+                self.quiet = False
             self.ending.set()
             _done, pending = await asyncio.wait(lives, timeout=cfg.finish_timeout)
             for t_ in pending:
@@ -691,6 +1004,14 @@ class Generator:
                 if c.sio is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(c.sio.disconnect(), 2)
+            await asyncio.sleep(2 if proctors else 0)  # the last pushes (seats batches) arrive
+            for p in proctors:
+                await p.close()
+            for t_ in proctor_tasks:
+                t_.cancel()
+            await asyncio.gather(*proctor_tasks, return_exceptions=True)
+            if self.proctor_http is not None:
+                await self.proctor_http.close()
             lag.cancel()
             gc.callbacks.remove(self._gc_callback)
             gc.unfreeze()

@@ -4,6 +4,9 @@ Redis, with the generator on the same machine.
 Targets (issue 4, "Speed"):
   * 2,000 concurrent candidates for 5 minutes with 0 lost answers and p99 save ack < 300 ms;
   * 2,000 candidates receive their papers within 30 s of a unified start.
+Targets (issue 5, "Speed", with ``--proctors``): one proctor console per room connected; a
+candidate event reaches its proctor's console in under 1 s at p95; heartbeats cause 0 SQL
+statements; the server's CPU per 1,000 heartbeats is printed.
 
 What the run does:
   1. creates its own PostgreSQL database, migrates it, loads the demo bank and users
@@ -26,10 +29,40 @@ What the run does:
      server CPU and peak RSS per process, PostgreSQL CPU, the generator's CPU, the ratio to the
      bare stack, and the command to reproduce; stops the servers and drops the database.
 
+With ``--proctors`` (issue 5): the setup also creates one proctor user per room
+(``bench-proctor-NN``, ``cli.create_user``), assigns each to its room through the staff API
+(``PUT /api/sessions/<id>/rooms/<id>/proctors``) and gets their API tokens
+(``POST /api/auth/token``). Then, in the same run:
+  * an idle window of ``--hb-only-duration`` s right after the servers start, nobody connected:
+    the servers' own CPU (``GET /api/v1/ops/metrics`` before and after);
+  * before the candidates sign in, room r's proctor connects to ``/proctor`` on process
+    r mod ``--servers`` and ``watch``es its room (the candidates of each room are spread over
+    all processes, so every console gets pushes both from its own process and, through the
+    Redis message queue, from the others; latencies are split accordingly);
+  * in the steady phase every candidate also sends 1 to ``--signals`` ``blur`` signals (4–8 s)
+    at random moments; latency = the proctor client's arrival of the ``incident`` push whose
+    ``evidence.events`` holds the signal's ``client_time`` (same seat) minus the candidate's
+    emit, on this process's monotonic clock (matching rule: bench/_loadgen.py's docstring);
+    second figure: accepted save of a new question → the ``seats`` row with the new
+    ``answered`` count;
+  * the servers' counters (``/api/v1/ops/metrics`` of every process, admin token) at the start
+    and the end of the steady phase: heartbeats handled, SQL statements charged to heartbeats
+    (must be 0), SQL statements per save, signal and the other events;
+  * after the steady phase, ``--hb-only-duration`` s in which the candidates send heartbeats only
+    (no saves, signals or clock syncs; the proctors stay connected): server CPU (the gunicorn
+    workers' ``cpu_seconds``) over that phase / heartbeats handled × 1000 is printed gross, and
+    next to it net of the idle window's CPU scaled to the same length; Redis commands per
+    heartbeat (INFO commandstats, the whole Redis server);
+  * the figures go into ``--json`` under ``"proctoring"``, and the targets line gets
+    "signal → proctor p95 < 1 s", "every signal reached its proctor", "0 SQL statements per
+    heartbeat".
+
 Reproduce:  .venv/bin/python -m bench.load [--candidates 2000] [--duration 300] [--servers 2]
             [--echo-duration SECONDS] [--start-by session|rooms] [--drop-rate 0.05]
             [--heartbeat 5] [--heartbeat-event heartbeat|time]
             [--time-sync 30] [--save-every 10] [--wait-poll 15] [--profile DIR] [--json PATH]
+            [--proctors [--signals 2] [--hb-only-duration 20]]
+Issue 5 figures:  .venv/bin/python -m bench.load --proctors --json proctoring.json
 Needs aiohttp and psutil (and py-spy for --profile) besides the dev extras. Results and the
 bottlenecks found: docs/benchmarks.md, "Live delivery — bench/load.py".
 """
@@ -59,7 +92,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench._loadgen import Generator, Identity, LoadConfig, Results, percentile
+from bench._loadgen import Generator, Identity, LoadConfig, ProctorSpec, Results, percentile
 from bench._servers import Sampler, ServerGroup
 
 SECRET = "bench-load-secret-" + uuid.uuid4().hex
@@ -73,6 +106,8 @@ BLUEPRINT = {
     "duration_minutes": 90,
     "difficulty": {"tolerance": 0.02},
 }  # tests/live_support.py: DEMO_BLUEPRINT
+PROCTOR_NAME = "bench-proctor-{:02d}"  # one per room, by room number
+PROCTOR_PASSWORD = "bench-proctor-pass-1"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红梅鹏飞"
 
@@ -114,14 +149,19 @@ class Database:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def setup_exam(db_url: str, instance: Path, candidates: int, rooms: int) -> dict[str, Any]:
-    """Migrate, load the demo, create and open the session; returns what the run needs."""
+def setup_exam(
+    db_url: str, instance: Path, candidates: int, rooms: int, *, proctors: bool = False
+) -> dict[str, Any]:
+    """Migrate, load the demo, create and open the session; returns what the run needs.
+    ``proctors``: also one proctor user per room (``bench-proctor-NN``), assigned to the room
+    through the staff API, and their API tokens (``proctor_tokens``: room id -> token)."""
     from sqlalchemy import select
 
     from exam_server import create_app
-    from exam_server.cli import upgrade_database
+    from exam_server.cli import create_user, upgrade_database
     from exam_server.demo import setup_demo
     from exam_server.extensions import db
+    from exam_server.models import Role
     from exam_server.sessions.models import ExamSession, Registration, Room
 
     app = create_app(
@@ -131,6 +171,8 @@ def setup_exam(db_url: str, instance: Path, candidates: int, rooms: int) -> dict
             "SECRET_KEY": SECRET,
             "REDIS_URL": None,
             "RATELIMIT_STORAGE_URI": "memory://",
+            # the setup client signs in every proctor from one address
+            **({"LOGIN_RATE_PER_MINUTE": 100_000} if proctors else {}),
         }
     )
     timings: dict[str, float] = {}
@@ -140,6 +182,8 @@ def setup_exam(db_url: str, instance: Path, candidates: int, rooms: int) -> dict
         timings["migrate"] = time.perf_counter() - t
         t = time.perf_counter()
         setup_demo()
+        for r in range(rooms if proctors else 0):
+            create_user(PROCTOR_NAME.format(r + 1), PROCTOR_PASSWORD, [Role.PROCTOR])
         db.session.commit()
         db.session.remove()
     timings["demo"] = time.perf_counter() - t
@@ -219,6 +263,20 @@ def setup_exam(db_url: str, instance: Path, candidates: int, rooms: int) -> dict
     t = time.perf_counter()
     ok(client.post(f"/api/sessions/{sid}/transitions", headers=admin, json={"action": "open"}))
     timings["open"] = time.perf_counter() - t
+    proctor_tokens: dict[int, str] = {}
+    if proctors:
+        t = time.perf_counter()
+        for room in ok(client.get(f"/api/sessions/{sid}", headers=admin))["session"]["rooms"]:
+            name = PROCTOR_NAME.format(room["number"])
+            ok(
+                client.put(
+                    f"/api/sessions/{sid}/rooms/{room['id']}/proctors",
+                    headers=admin,
+                    json={"usernames": [name], "reason": "压测监考安排"},
+                )
+            )
+            proctor_tokens[room["id"]] = token(name, PROCTOR_PASSWORD)["Authorization"][7:]
+        timings["proctors"] = time.perf_counter() - t
     with app.app_context():
         es_row = db.session.get(ExamSession, sid)
         codes = {r.id: (r.number, r.access_code) for r in es_row.rooms}
@@ -239,6 +297,8 @@ def setup_exam(db_url: str, instance: Path, candidates: int, rooms: int) -> dict
         "timings": timings,
         "rooms": rooms,
         "per_room": per_room,
+        "room_numbers": {rid: num for rid, (num, _code) in codes.items()},
+        "proctor_tokens": proctor_tokens,
     }
 
 
@@ -379,8 +439,10 @@ def summarize(out: dict[str, Any], cfg: LoadConfig) -> dict[str, Any]:
                 ("sign-in and waiting", "connect", "start"),
                 ("start until every paper", "start", "steady"),
                 ("steady", "steady", "end"),
-                ("drain and submit", "end", "done"),
+                ("heartbeats only", "hb_only", "drain"),
+                ("drain and submit", "drain" if "drain" in ph else "end", "done"),
             )
+            if a in ph  # "heartbeats only" with --proctors only
         },
         "generator_cpu_s": r.cpu.get("done", 0) - r.cpu.get("connect", 0),
         "loop_lag_steady_p99_ms": (percentile(lag, 99) or 0) * 1000,
@@ -516,6 +578,218 @@ def print_report(label: str, out: dict[str, Any], cfg: LoadConfig) -> dict[str, 
     return s
 
 
+# -- proctoring (--proctors) ---------------------------------------------------------------------
+
+
+def proctor_specs(exam: dict[str, Any], servers: int) -> list[ProctorSpec]:
+    """One console per room. The candidates of every room are spread over the processes
+    (candidate k on process k mod servers), so every proctor has candidates on its own process
+    and on the other(s): room r's proctor goes to process r mod servers (the consoles spread
+    evenly) and each latency sample is labelled same-process or cross-process."""
+    specs = []
+    for rid, number in sorted(exam["room_numbers"].items(), key=lambda kv: kv[1]):
+        room = number - 1
+        specs.append(ProctorSpec(room, rid, room % servers, exam["proctor_tokens"][rid]))
+    return specs
+
+
+def read_metrics(urls: list[str], headers: dict[str, str]) -> list[dict[str, Any]]:
+    """``GET /api/v1/ops/metrics`` of every server process (one gunicorn worker each)."""
+    out = []
+    for url in urls:
+        req = urllib.request.Request(f"{url}/api/v1/ops/metrics", headers=headers)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            out.append(json.loads(resp.read()))
+    return out
+
+
+def read_redis_calls(url: str) -> Counter:
+    """Calls per command of the whole Redis server (``INFO commandstats``)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return Counter({k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()})
+
+
+def metrics_delta(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counters of all processes between two readings: CPU seconds, events and statements
+    per event kind (a process that restarted in between would show a pid change)."""
+    events: Counter = Counter()
+    stmts: Counter = Counter()
+    cpu = 0.0
+    per_process = []
+    for x, y in zip(a, b, strict=True):
+        ev = Counter(y["events"])
+        ev.subtract(x["events"])
+        st = Counter(y["sql_statements"])
+        st.subtract(x["sql_statements"])
+        events.update(ev)
+        stmts.update(st)
+        c = y["cpu_seconds"] - x["cpu_seconds"]
+        cpu += c
+        per_process.append(
+            {
+                "pid": y["pid"],
+                "restarted": x["pid"] != y["pid"],
+                "cpu_s": round(c, 2),
+                "heartbeats": ev.get("heartbeat", 0),
+            }
+        )
+    return {
+        "cpu_s": cpu,
+        "events": {k: v for k, v in sorted(events.items()) if v},
+        "sql_statements": {k: v for k, v in sorted(stmts.items()) if v},
+        "per_process": per_process,
+    }
+
+
+def _rate(stmts: dict[str, int], events: dict[str, int], name: str) -> float | None:
+    n = events.get(name, 0)
+    return None if not n else stmts.get(name, 0) / n
+
+
+def proctor_summary(out: dict[str, Any]) -> dict[str, Any]:
+    r: Results = out["results"]
+    m = out["metrics"]  # phase name -> readings of every process
+    sig = r.signal_latencies()
+    sav = r.save_seat_latencies()
+
+    def pcts(values: list[float]) -> dict[str, Any]:
+        return {
+            "n": len(values),
+            **{
+                f"p{q}_ms": None if not values else round(percentile(values, q) * 1000)
+                for q in (50, 95, 99)
+            },
+            "max_ms": None if not values else round(max(values) * 1000),
+        }
+
+    s: dict[str, Any] = {
+        "proctors": len(r.proctor_server),
+        "proctors_by_process": dict(Counter(r.proctor_server.values())),
+        "pushes": dict(r.proctor_counts),
+        "signals_sent": len(r.signals_sent),
+        "signal_to_incident": {k: pcts(sig[k]) for k in ("all", "same", "cross")},
+        "signal_missing": sig["missing"],
+        "save_to_seats": {k: pcts(sav[k]) for k in ("all", "same", "cross")},
+        "save_marks_missing": sav["missing"],
+    }
+    if "steady" in m and "end" in m:
+        d = metrics_delta(m["steady"], m["end"])
+        ev, st = d["events"], d["sql_statements"]
+        s["steady_metrics"] = d
+        s["steady_heartbeats"] = ev.get("heartbeat", 0)
+        s["steady_heartbeat_sql"] = st.get("heartbeat", 0)
+        s["sql_per_event_steady"] = {
+            k: round(_rate(st, ev, k), 2) for k in sorted(ev) if _rate(st, ev, k) is not None
+        }
+    if "hb_only" in m and "drain" in m:
+        d = metrics_delta(m["hb_only"], m["drain"])
+        s["hb_phase"] = d
+        s["hb_phase_s"] = r.phases["drain"] - r.phases["hb_only"]
+        beats = d["events"].get("heartbeat", 0)
+        s["hb_phase_heartbeats"] = beats
+        s["hb_phase_heartbeat_sql"] = d["sql_statements"].get("heartbeat", 0)
+        rc = out.get("redis_calls") or {}
+        if beats and "hb_only" in rc and "drain" in rc:
+            calls = rc["drain"] - rc["hb_only"]
+            s["hb_phase_redis_calls"] = dict(calls.most_common())
+            s["redis_calls_per_heartbeat"] = sum(calls.values()) / beats
+        s["cpu_per_1000_heartbeats_s"] = d["cpu_s"] / beats * 1000 if beats else None
+        idle = out.get("idle")
+        if idle:
+            # the idle CPU scaled to the length of the heartbeat phase
+            idle_cpu = idle["cpu_s"] * s["hb_phase_s"] / idle["seconds"]
+            s["idle_cpu_s"] = idle_cpu
+            s["idle_seconds"] = idle["seconds"]
+            s["cpu_per_1000_heartbeats_net_s"] = (
+                (d["cpu_s"] - idle_cpu) / beats * 1000 if beats else None
+            )
+    return s
+
+
+def print_proctor_report(s: dict[str, Any]) -> None:
+    log("\n== proctoring (--proctors) ==")
+    log(
+        f"proctor consoles: {s['proctors']} (per server process {s['proctors_by_process']}); "
+        f"pushes received: {json.dumps(s['pushes'])}"
+    )
+
+    def row(title: str, d: dict[str, Any]) -> str:
+        if not d["n"]:
+            return f"    {title:<28} (none)"
+        return (
+            f"    {title:<28} p50 {d['p50_ms']} ms  p95 {d['p95_ms']} ms  p99 {d['p99_ms']} ms  "
+            f"max {d['max_ms']} ms  (n={d['n']})"
+        )
+
+    log(
+        f"  candidate signal → proctor's 'incident' push ({s['signals_sent']} blur signals sent, "
+        f"{s['signal_missing']} never pushed):"
+    )
+    for key, title in (
+        ("all", "all"),
+        ("same", "console on the same process"),
+        ("cross", "console on another process"),
+    ):
+        log(row(title, s["signal_to_incident"][key]))
+    log(
+        f"  save (new question answered) → 'seats' push with the new count (batched ~1 s; "
+        f"{s['save_marks_missing']} never pushed):"
+    )
+    for key, title in (
+        ("all", "all"),
+        ("same", "console on the same process"),
+        ("cross", "console on another process"),
+    ):
+        log(row(title, s["save_to_seats"][key]))
+    if "steady_metrics" in s:
+        d = s["steady_metrics"]
+        log(
+            f"  server counters over the steady phase (GET /api/v1/ops/metrics, all processes): "
+            f"heartbeats handled {s['steady_heartbeats']}, SQL statements charged to heartbeats "
+            f"{s['steady_heartbeat_sql']}"
+        )
+        log(f"    events:         {json.dumps(d['events'])}")
+        log(f"    SQL statements: {json.dumps(d['sql_statements'])}")
+        log(f"    SQL per event:  {json.dumps(s['sql_per_event_steady'])}")
+    if "hb_phase" in s:
+        d = s["hb_phase"]
+        log(
+            f"  heartbeats-only phase ({s['hb_phase_s']:.1f} s, no saves, signals or clock "
+            f"syncs): {s['hb_phase_heartbeats']} heartbeats, SQL charged to heartbeats "
+            f"{s['hb_phase_heartbeat_sql']}, events {json.dumps(d['events'])}, SQL "
+            f"{json.dumps(d['sql_statements'])}"
+        )
+        if "redis_calls_per_heartbeat" in s:
+            log(
+                f"    Redis commands in the phase (whole Redis server, INFO commandstats): "
+                f"{s['redis_calls_per_heartbeat']:.1f} per heartbeat "
+                f"{json.dumps(s['hb_phase_redis_calls'])}"
+            )
+        cpu = s["cpu_per_1000_heartbeats_s"]
+        log(
+            f"    server CPU (gunicorn workers, from the counters) {d['cpu_s']:.2f} s "
+            f"{json.dumps(d['per_process'])}"
+        )
+        if cpu is not None:
+            line = (
+                f"    SERVER CPU PER 1,000 HEARTBEATS: {cpu:.3f} s (gross: phase CPU / heartbeats)"
+            )
+            if s.get("cpu_per_1000_heartbeats_net_s") is not None:
+                line += (
+                    f"; idle CPU of the same processes over an equal window "
+                    f"{s['idle_cpu_s']:.2f} s (measured over {s['idle_seconds']:.0f} s before "
+                    f"anyone connected, scaled), net of idle "
+                    f"{s['cpu_per_1000_heartbeats_net_s']:.3f} s"
+                )
+            log(line)
+
+
 # -- profiling ---------------------------------------------------------------------------------------
 
 
@@ -620,8 +894,26 @@ def run_exam(
                 pids = [p for s in group.servers for p in s.worker_pids()]
                 profiler.start(pids, min(cfg.duration, 60) + 30, "start-and-steady")
 
+        idle = None
+        metrics: dict[str, list[dict[str, Any]]] = {}
+        redis_calls: dict[str, Counter] = {}
+        specs = proctor_specs(exam, args.servers) if args.proctors else None
+        if args.proctors and args.hb_only_duration > 0:
+            # the servers' own CPU with nobody connected, for comparison with the heartbeat phase
+            log(f"  idle window: {args.hb_only_duration:.0f} s with nobody connected")
+            before = read_metrics(group.urls, headers)
+            t_idle = time.monotonic()
+            time.sleep(args.hb_only_duration)
+            d = metrics_delta(before, read_metrics(group.urls, headers))
+            idle = {"seconds": time.monotonic() - t_idle, **d}
+
+        async def on_phase(name: str) -> None:
+            metrics[name] = await asyncio.to_thread(read_metrics, group.urls, headers)
+            redis_calls[name] = await asyncio.to_thread(read_redis_calls, args.redis_url)
+
         sampler = Sampler(group.servers, pg_url=db.url, pg_dbname=db.name).start()
-        results = asyncio.run(Generator(group.urls, identities, cfg).run(start, log=log))
+        gen = Generator(group.urls, identities, cfg, proctors=specs, session_id=sid)
+        results = asyncio.run(gen.run(start, log=log, on_phase=on_phase if specs else None))
         stats = sampler.stop()
         if profiler is not None:
             profiler.wait()
@@ -630,6 +922,9 @@ def run_exam(
                     log(profile_summary(path))
         return {
             "results": results,
+            "metrics": metrics,
+            "redis_calls": redis_calls,
+            "idle": idle,
             "stats": stats,
             "sampler": sampler,
             "command": group.command,
@@ -676,6 +971,26 @@ def main() -> int:
     parser.add_argument(
         "--wait-poll", type=float, default=15, help="seconds between hellos while waiting"
     )
+    parser.add_argument(
+        "--proctors",
+        action="store_true",
+        help="one proctor console per room on /proctor; candidates also send integrity "
+        "signals; prints push latencies, SQL per event and server CPU per 1,000 heartbeats",
+    )
+    parser.add_argument(
+        "--signals",
+        type=int,
+        default=2,
+        help="with --proctors: each candidate sends 1 to this many blur signals in the steady "
+        "phase",
+    )
+    parser.add_argument(
+        "--hb-only-duration",
+        type=float,
+        default=20,
+        help="with --proctors: seconds of heartbeats only after the steady phase (server CPU "
+        "per heartbeat), and as long an idle window before anyone connects; 0: none",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pg-url", default="postgresql://root@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -696,6 +1011,9 @@ def main() -> int:
         "wait_poll": args.wait_poll,
     }
     cfg = LoadConfig(duration=args.duration, **rates)
+    if args.proctors:
+        cfg.signals = max(0, args.signals)
+        cfg.heartbeat_only = max(0.0, args.hb_only_duration)
     echo_duration = args.duration if args.echo_duration is None else args.echo_duration
     command = "  ".join([".venv/bin/python -m bench.load", shlex.join(sys.argv[1:])]).strip()
 
@@ -717,7 +1035,9 @@ def main() -> int:
     try:
         log(f"database {db.name}; setting up {args.candidates} candidates in {args.rooms} rooms")
         t = time.perf_counter()
-        exam = setup_exam(db.sa_url, tmp / "instance", args.candidates, args.rooms)
+        exam = setup_exam(
+            db.sa_url, tmp / "instance", args.candidates, args.rooms, proctors=args.proctors
+        )
         report["setup"] = {k: round(v, 1) for k, v in exam["timings"].items()}
         log(f"  setup {time.perf_counter() - t:.1f} s: {report['setup']}")
         echo_summary = None
@@ -741,6 +1061,11 @@ def main() -> int:
         out = run_exam(args, db, exam, cfg, tmp)
         summary = print_report("exam server", out, cfg)
         report["exam"] = summary
+        proctoring = None
+        if args.proctors:
+            proctoring = proctor_summary(out)
+            print_proctor_report(proctoring)
+            report["proctoring"] = proctoring
         log(f"server command: {shlex.join(out['command'])}")
         log(f"tracebacks in the server logs: {out['tracebacks']}")
         if out["tracebacks"]:
@@ -769,6 +1094,15 @@ def main() -> int:
             "all papers within 30 s": summary["papers_within_30s"] == args.candidates,
             "all connected": summary["connected_peak"] == args.candidates,
         }
+        if proctoring is not None:
+            p95 = proctoring["signal_to_incident"]["all"]["p95_ms"]
+            targets["signal → proctor p95 < 1 s"] = p95 is not None and p95 < 1000
+            targets["every signal reached its proctor"] = proctoring["signal_missing"] == 0
+            if "steady_heartbeat_sql" in proctoring:
+                targets["0 SQL statements per heartbeat"] = (
+                    proctoring["steady_heartbeat_sql"] == 0
+                    and proctoring.get("hb_phase_heartbeat_sql", 0) == 0
+                )
         report["targets"] = targets
         log("targets: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets.items()))
         failed = not all(targets.values())

@@ -85,12 +85,16 @@ def _init_extensions(app: Flask) -> None:
     from . import models  # noqa: F401  (register tables on the shared metadata)
     from .delivery import models as _delivery_models  # noqa: F401
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
+    from .proctoring import models as _proctoring_models  # noqa: F401
     from .sessions import models as _session_models  # noqa: F401
 
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        from . import metrics
+
+        metrics.install(db.engine)
     migrate.init_app(
         app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True
     )
@@ -98,6 +102,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    # Redis down must not stop sign-ins: count in memory until it is back.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     _init_socketio(app)
@@ -116,6 +123,7 @@ def _register_listeners() -> None:
 def _init_socketio(app: Flask) -> None:
     from . import live  # noqa: F401  (registers the namespaces before the first init_app)
     from .extensions import socketio
+    from .proctoring import console  # noqa: F401  (the /proctor namespace)
 
     socketio.init_app(
         app,
@@ -154,11 +162,14 @@ def _register_blueprints(app: Flask) -> None:
     from .api import bank as bank_api
     from .api import blueprints as blueprints_api
     from .api import candidate as candidate_api
+    from .api import ops as ops_api
+    from .api import proctor as proctor_api
     from .api import sessions as sessions_api
     from .errors import register_error_handlers
     from .views import analysis as analysis_pages
     from .views import candidate as candidate_pages
     from .views import pages
+    from .views import proctor as proctor_pages
     from .views import sessions as session_pages
 
     app.register_blueprint(auth.bp)
@@ -168,8 +179,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(blueprints_api.bp)
     app.register_blueprint(sessions_api.bp)
     app.register_blueprint(candidate_api.bp)
+    app.register_blueprint(ops_api.bp)
+    app.register_blueprint(proctor_api.bp)
     app.register_blueprint(analysis_pages.bp)
     app.register_blueprint(session_pages.bp)
+    app.register_blueprint(proctor_pages.bp)
     app.register_blueprint(candidate_pages.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)

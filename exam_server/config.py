@@ -17,6 +17,9 @@
 ``EXAM_TIMEZONE``          Time zone of printed tickets and CLI times (Asia/Shanghai).
 ``EXAM_CANDIDATE_SIGN_IN_RATE`` Candidate sign-ins per client address per minute (120).
 ``EXAM_CANDIDATE_TOKEN_HOURS`` Lifetime of candidate tokens (12).
+``EXAM_HEARTBEAT_SECONDS`` How often candidate pages send a heartbeat (5), told in ``hello``.
+``EXAM_PRESENCE_PREFIX``   Prefix of the presence keys in Redis (``exam:``); lets several
+                           deployments share one Redis.
 =========================  ==================================================================
 """
 
@@ -49,6 +52,8 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {}
     JSON_SORT_KEYS = False
+    HEARTBEAT_SECONDS = 5.0
+    PRESENCE_PREFIX = "exam:"
 
     @classmethod
     def from_env(cls) -> dict:
@@ -73,6 +78,8 @@ class Config:
             ("TIMEZONE", "TIMEZONE", str),
             ("CANDIDATE_SIGN_IN_RATE", "CANDIDATE_SIGN_IN_RATE_PER_MINUTE", int),
             ("CANDIDATE_TOKEN_HOURS", "CANDIDATE_TOKEN_HOURS", float),
+            ("HEARTBEAT_SECONDS", "HEARTBEAT_SECONDS", float),
+            ("PRESENCE_PREFIX", "PRESENCE_PREFIX", str),
         ):
             if (raw := _env(name)) is not None:
                 values[key] = kind(raw)

@@ -4,27 +4,51 @@ Handlers authenticate, validate the payload (pydantic), call one service, commit
 with an ack. An ack ``{"ok": true, …}`` is sent only after the commit, so it means durable.
 Errors reply ``{"ok": false, "error": code, "message": text, "field": …}`` and change nothing.
 Events, payloads and replies are documented in docs/protocol.md (protocol version 1).
+
+Proctoring (docs/proctoring.md) adds, on this side: the one-seat-one-device check on connect,
+presence (connect, disconnect, ``heartbeat`` — presence only, no SQL), integrity ``signal`` events
+turned into incidents, warnings (``ack_warning``), pushes to the candidate after proctor actions
+(``state``, ``warning``) and the proctoring part of the sweeper (outage credit, disconnections).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import logging
+import os
+import re
+import socket
 from collections.abc import Callable
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from flask import Flask, current_app, request
-from flask_socketio import Namespace, join_room
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+from sqlalchemy import select
 
 from question_bank.audit import Actor
-from question_bank.errors import DomainError
+from question_bank.errors import DomainError, NotFound
 from question_bank.schema import error_list
 
+from . import metrics
 from .delivery import services as delivery
 from .delivery.models import Attempt, AttemptState
 from .extensions import db, socketio
+from .proctoring import console
+from .proctoring import services as proctoring
+from .proctoring.presence import get_presence
 from .sessions.checkin import candidate_from_token
 from .sessions.clock import server_now
 from .sessions.models import Eligibility, ExamSession, SessionState
@@ -35,6 +59,22 @@ NAMESPACE = "/candidate"
 
 # sid -> registration id, for this process's own connections.
 _connections: dict[str, int] = {}
+
+
+@dataclass(frozen=True)
+class Seat:
+    """What a connection of this process is: whose seat, where, from which device."""
+
+    registration_id: int
+    session_id: int
+    room_id: int
+    device: str
+
+
+# sid -> seat, for this process's own connections (proctoring).
+_seats: dict[str, Seat] = {}
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
+DEVICE_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 class _Payload(BaseModel):
@@ -62,6 +102,47 @@ class Empty(_Payload):
     pass
 
 
+_Number = StrictInt | StrictFloat
+_Size = StrictInt | None
+
+
+class HeartbeatIn(_Payload):
+    visible: StrictBool
+    focused: StrictBool
+    fullscreen: StrictBool
+    client_time: _Number  # the client's clock, milliseconds since the epoch
+    width: _Size = Field(None, ge=0, le=100_000)
+    height: _Size = Field(None, ge=0, le=100_000)
+    screen_width: _Size = Field(None, ge=0, le=100_000)
+    screen_height: _Size = Field(None, ge=0, le=100_000)
+    screens: _Size = Field(None, ge=0, le=64)
+
+
+_DetailValue = StrictBool | StrictInt | StrictFloat | Annotated[StrictStr, Field(max_length=200)]
+
+
+class SignalIn(_Payload):
+    kind: Literal[
+        "hidden",
+        "blur",
+        "fullscreen_exit",
+        "copy",
+        "paste",
+        "context_menu",
+        "second_screen",
+        "small_window",
+    ]
+    duration_ms: _Number | None = Field(None, ge=0, le=24 * 3600 * 1000)
+    client_time: _Number | None = None
+    detail: dict[Annotated[StrictStr, Field(max_length=40)], _DetailValue | None] | None = Field(
+        None, max_length=20
+    )
+
+
+class AckWarningIn(_Payload):
+    id: StrictInt = Field(ge=1, le=2**63 - 1)
+
+
 def _error(exc: DomainError) -> dict[str, Any]:
     return {"ok": False, **exc.to_dict()}
 
@@ -74,8 +155,14 @@ def candidate_event(model: type[BaseModel] | None) -> Callable:
     """Wrap a handler: the caller's attempt, a validated payload, one commit, an ack."""
 
     def decorate(handler: Callable) -> Callable:
+        name = handler.__name__.removeprefix("on_")
+
         @functools.wraps(handler)
         def wrapped(self, data: Any = None):
+            with metrics.track(name):
+                return handle(self, data)
+
+        def handle(self, data: Any):
             reg_id = _connections.get(request.sid)
             if reg_id is None:
                 return {"ok": False, "error": "unauthorized", "message": "sign in again"}
@@ -94,6 +181,7 @@ def candidate_event(model: type[BaseModel] | None) -> Callable:
                         }
                 reply = handler(self, reg_id, payload, server_now())
                 db.session.commit()
+                _after_commit(handler.__name__, reg_id, payload, reply)
                 return reply
             except DomainError as exc:
                 db.session.rollback()
@@ -122,28 +210,38 @@ def _live_attempt(reg_id: int, *, lock: bool = False) -> tuple[Attempt, ExamSess
 
 class CandidateNamespace(Namespace):
     def on_connect(self, auth: Any = None):
+        with metrics.track("connect"):
+            return self._connect(auth)
+
+    def _connect(self, auth: Any):
         token = (auth or {}).get("token") if isinstance(auth, dict) else None
         identity = candidate_from_token(db.session, token) if isinstance(token, str) else None
         try:
             if identity is None:
-                raise ConnectionRefusedError({"error": "unauthorized", "message": "sign in again"})
+                raise refusal("unauthorized", "sign in again")
             reg = identity.registration
             es = reg.session
             if reg.eligibility != Eligibility.APPROVED or es.state not in (
                 SessionState.OPEN,
                 SessionState.RUNNING,
             ):
-                raise ConnectionRefusedError(
-                    {"error": "not_allowed", "message": "this exam is not open for you"}
-                )
+                raise refusal("not_allowed", "this exam is not open for you")
+            device = _device_of(auth)
+            seat = Seat(reg.id, reg.session_id, reg.room_id, device)
+            _admit(seat)  # one seat, one device; presence; may refuse
             _connections[request.sid] = reg.id
+            _seats[request.sid] = seat
             join_room(f"registration:{reg.id}")
             join_room(f"room:{reg.room_id}")
         finally:
             db.session.remove()
+        console.mark_seat(seat.room_id, seat.registration_id)
 
     def on_disconnect(self, *args: Any):
         _connections.pop(request.sid, None)
+        seat = _seats.pop(request.sid, None)
+        if seat is not None:
+            _leave(seat, request.sid)
 
     @candidate_event(Empty)
     def on_hello(self, reg_id: int, _payload: Empty, now: dt.datetime):
@@ -156,6 +254,7 @@ class CandidateNamespace(Namespace):
             "ok": True,
             "protocol": PROTOCOL_VERSION,
             **delivery.candidate_state(db.session, a, es, now),
+            **_proctoring_hello(reg_id),
         }
 
     @candidate_event(Empty)
@@ -216,6 +315,274 @@ class CandidateNamespace(Namespace):
             "deadline": a.deadline.isoformat() if a.deadline else None,
         }
 
+    # -- proctoring ------------------------------------------------------------------------
+
+    def on_heartbeat(self, data: Any = None):
+        """Presence only: no SQL, unless this beat ends a disconnection or a room outage."""
+        with metrics.track("heartbeat"):
+            return self._heartbeat(data)
+
+    def _heartbeat(self, data: Any):
+        seat = _seats.get(request.sid)
+        if seat is None:
+            return dict(_UNAUTHORIZED)
+        try:
+            p = HeartbeatIn.model_validate(data if data is not None else {})
+        except ValidationError as exc:
+            return _invalid(exc)
+        now = server_now()
+        try:
+            _rec, incidents = proctoring.handle_heartbeat(
+                db.session,
+                seat.registration_id,
+                request.sid,
+                p.model_dump(exclude_none=True),
+                now,
+            )
+            if incidents:
+                db.session.commit()
+                proctoring.dispatch(db.session)
+        except Exception:
+            db.session.rollback()
+            log.exception("heartbeat failed")
+            return {
+                "ok": False,
+                "error": "internal_error",
+                "message": "the server failed to handle this event",
+            }
+        finally:
+            db.session.remove()
+        return {"ok": True, "server_time": now.timestamp() * 1000}
+
+    @candidate_event(SignalIn)
+    def on_signal(self, reg_id: int, p: SignalIn, now: dt.datetime):
+        # The rules decide; an incident insert (or update) is the only SQL a signal causes.
+        proctoring.handle_signal(db.session, reg_id, p.model_dump(exclude_none=True), now)
+        return {"ok": True}
+
+    @candidate_event(AckWarningIn)
+    def on_ack_warning(self, reg_id: int, p: AckWarningIn, now: dt.datetime):
+        msg = proctoring.ack_warning(db.session, reg_id, p.id, now)
+        return {"ok": True, "id": msg.id, "acked_at": msg.acked_at.isoformat()}
+
+
+# -- proctoring helpers -----------------------------------------------------------------------
+
+_UNAUTHORIZED = {"ok": False, "error": "unauthorized", "message": "sign in again"}
+
+
+def refusal(code: str, message: str, **extra: Any) -> ConnectionRefusedError:
+    """A refused connection: the client's ``connect_error`` gets ``{message, data: {error,
+    message, …}}`` (Socket.IO's format; ``err.data`` in the JavaScript client)."""
+    return ConnectionRefusedError(message, {"error": code, "message": message, **extra})
+
+
+def _invalid(exc: ValidationError) -> dict[str, Any]:
+    first = error_list(exc)[0]
+    return {
+        "ok": False,
+        "error": "validation_error",
+        "message": f"{first['field']}: {first['message']}",
+        "field": first["field"],
+    }
+
+
+def heartbeat_seconds() -> float:
+    return float(current_app.config.get("HEARTBEAT_SECONDS", 5))
+
+
+def _client() -> tuple[str, str]:
+    return request.remote_addr or "", request.headers.get("User-Agent", "")[:300]
+
+
+def _device_of(auth: Any) -> str:
+    """The device id the page sent in ``auth.device``. Without one (API clients), the device
+    is named by the client's address and browser, so a reconnect of the same client passes
+    and another computer does not."""
+    raw = auth.get("device") if isinstance(auth, dict) else None
+    if raw is None or raw == "":
+        ip, ua = _client()
+        return "anon-" + hashlib.sha256(f"{ip}|{ua}".encode()).hexdigest()[:16]
+    if not isinstance(raw, str) or not DEVICE_RE.match(raw):
+        raise refusal(
+            "validation_error", "device: 1 to 64 letters, digits or . _ : -", field="device"
+        )
+    return raw
+
+
+def _admit(seat: Seat) -> None:
+    """One seat, one device (refuses with ``seat_in_use`` / ``move_required``, the incident
+    committed first), then presence: connected, the reconnection rules run."""
+    now = server_now()
+    ip, ua = _client()
+    presence = get_presence()
+    try:
+        try:
+            a = delivery.get_attempt(db.session, seat.registration_id, lock=True)
+        except NotFound:
+            a = None  # no paper yet: nothing to guard
+        if a is not None:
+            proctoring.check_device(db.session, a, seat.device, presence, now, ip=ip, ua=ua)
+        proctoring.handle_connect(
+            db.session,
+            seat.registration_id,
+            sid=request.sid,
+            device=seat.device,
+            ip=ip,
+            ua=ua,
+            process=PROCESS_ID,
+            now=now,
+            presence=presence,
+        )
+        db.session.commit()
+    except (proctoring.SeatInUse, proctoring.MoveRequired) as exc:
+        db.session.commit()  # the incident is evidence, kept although the connection is refused
+        proctoring.dispatch(db.session)
+        extra = {}
+        if isinstance(exc.details, dict) and exc.details.get("incident"):
+            extra["incident"] = exc.details["incident"]
+        raise refusal(exc.code, exc.message, **extra) from None
+    except Exception:
+        db.session.rollback()
+        log.exception("admitting seat %s failed", seat.registration_id)
+        raise refusal("internal_error", "the server failed to connect you; try again") from None
+    proctoring.dispatch(db.session)
+
+
+def _leave(seat: Seat, sid: str) -> None:
+    try:
+        if get_presence().disconnect(seat.registration_id, sid, server_now().timestamp()):
+            console.mark_seat(seat.room_id, seat.registration_id)
+    except Exception:
+        log.exception("presence disconnect failed")
+
+
+def _proctoring_hello(reg_id: int) -> dict[str, Any]:
+    """What ``hello`` adds for proctoring: the heartbeat period, the small-window threshold of
+    the session's policy (both cached) and the unacknowledged warnings (one query)."""
+    ctx = proctoring.seat_context(db.session, reg_id)
+    policy = proctoring.session_policy(db.session, ctx.session_id)
+    return {
+        "heartbeat_seconds": heartbeat_seconds(),
+        "small_window_ratio": policy.small_window_ratio,
+        "warnings": proctoring.pending_warnings(db.session, reg_id),
+    }
+
+
+_SEAT_EVENTS = ("on_start", "on_submit", "on_ack_warning")
+
+
+def _after_commit(name: str, reg_id: int, payload: Any, reply: Any) -> None:
+    """After a handler's commit: run the proctoring pushes it queued, and mark the seat
+    changed for the consoles when its row may have changed (cheap; batched)."""
+    try:
+        proctoring.dispatch(db.session)
+        seat = _seats.get(request.sid)
+        if seat is None or not isinstance(reply, dict):
+            return
+        changed = (
+            name in _SEAT_EVENTS
+            or (name == "on_hello" and reply.get("state") != AttemptState.WAITING)
+            or (
+                name == "on_save"
+                and isinstance(payload, SaveIn)
+                and payload.kind == "answer"
+                and reply.get("accepted")
+            )
+        )
+        if changed:
+            console.mark_seat(seat.room_id, reg_id)
+    except Exception:
+        log.exception("after-commit hook of %s failed", name)
+
+
+# -- pushes to candidates after proctor actions (services' ACTION_LISTENERS) -------------------
+
+# Actions after which the seat's state (clock, deadline, state) changed: push ``state``.
+STATE_ACTIONS = (
+    "pause",
+    "resume",
+    "extra_time",
+    "force_submit",
+    "void",
+    "approve_move",
+    "credit_disconnection",
+    "policy_pause",
+    "outage_credit",
+    "close_session",
+)
+
+
+def push_states(registration_ids: list[int], reason: str, extra: dict[str, Any]) -> int:
+    """``state {reason, ...the hello state without the paper}`` to each candidate."""
+    if not registration_ids:
+        return 0
+    now = server_now()
+    attempts = db.session.scalars(
+        select(Attempt).where(Attempt.registration_id.in_(registration_ids))
+    ).all()
+    sessions = {
+        es.id: es
+        for es in db.session.scalars(
+            select(ExamSession).where(ExamSession.id.in_({a.session_id for a in attempts}))
+        )
+    }
+    details = {k: extra[k] for k in ("seconds", "kind") if k in extra}
+    for a in attempts:
+        state = delivery.candidate_state(
+            db.session, a, sessions[a.session_id], now, with_paper=False
+        )
+        socketio.emit(
+            "state",
+            {"reason": reason, **details, **state},
+            to=f"registration:{a.registration_id}",
+            namespace=NAMESPACE,
+        )
+    return len(attempts)
+
+
+def _disconnect_other_devices(registration_ids: list[int]) -> None:
+    """After a move: a page still connected from the old device is let go."""
+    moved = {
+        a.registration_id: a.device_id
+        for a in db.session.scalars(
+            select(Attempt).where(Attempt.registration_id.in_(registration_ids))
+        )
+    }
+    for sid, seat in list(_seats.items()):
+        if seat.registration_id in moved and seat.device != moved[seat.registration_id]:
+            socketio.server.disconnect(sid, namespace=NAMESPACE)
+    for reg_id, rec in get_presence().get_many(list(moved)).items():
+        if rec.connected and rec.sid and rec.sid not in _seats and rec.device != moved[reg_id]:
+            socketio.server.disconnect(rec.sid, namespace=NAMESPACE)  # on another process
+
+
+def _push_after_action(
+    action: str, registration_ids: list[int], room_ids: list[int], extra: dict[str, Any]
+) -> None:
+    if action == "warn":
+        for reg_id, warning in (extra.get("warnings") or {}).items():
+            socketio.emit("warning", warning, to=f"registration:{reg_id}", namespace=NAMESPACE)
+    elif action == "start_room":
+        for room_id in room_ids:
+            push_room_started(room_id)
+    elif action in STATE_ACTIONS:
+        push_states(registration_ids, action, extra)
+        if action == "force_submit":
+            for reg_id in registration_ids:
+                socketio.emit(
+                    "submitted",
+                    {"reason": "proctor"},
+                    to=f"registration:{reg_id}",
+                    namespace=NAMESPACE,
+                )
+        elif action == "approve_move":
+            _disconnect_other_devices(registration_ids)
+
+
+if _push_after_action not in proctoring.ACTION_LISTENERS:
+    proctoring.ACTION_LISTENERS.append(_push_after_action)
+
 
 def push_room_started(room_id: int) -> None:
     """A unified start: every candidate of the room asks ``hello`` again at once."""
@@ -267,10 +634,86 @@ def start_sweeper(app: Flask) -> None:
 
     def loop() -> None:
         while True:
-            sweep_once(app)
+            # Lost time is credited before any deadline of this pass is judged.
+            proctoring_sweep(app)
+            _mark_submitted(app, sweep_once(app))
             socketio.sleep(interval)
 
     socketio.start_background_task(loop)
+    console.start(app)
+
+
+def proctoring_sweep(app: Flask) -> int:
+    """The proctoring part of a sweep (every process, every pass): stamp ``alive`` and credit a
+    server outage; open a disconnection record for each seat whose heartbeats stopped (claimed,
+    so one process records each); keep the policy and seat caches warm so that heartbeats never
+    query. Returns the number of new or changed incidents."""
+    found = 0
+    with app.app_context():
+        presence = get_presence(app)
+        now = server_now()
+        try:
+            proctoring.refresh_caches(db.session)
+            found += len(proctoring.check_server_outage(db.session, now, presence=presence))
+            db.session.commit()
+            proctoring.dispatch(db.session)
+        except Exception:
+            db.session.rollback()
+            log.exception("proctoring sweep (outage) failed")
+        finally:
+            db.session.remove()
+        stale = proctoring.stale_seats(presence, now)
+        records = presence.get_many(stale) if stale else {}
+        for reg_id in stale:
+            rec = records.get(reg_id)
+            if rec is None or rec.last_beat is None:
+                presence.drop_beat(reg_id)
+                continue
+            if not presence.claim(f"gap:{reg_id}", 3):
+                continue  # another process is looking at this seat right now
+            try:
+                inc = proctoring.open_disconnection(
+                    db.session, reg_id, rec.last_beat, now, presence=presence
+                )
+                db.session.commit()
+                proctoring.dispatch(db.session)  # a new record marks its seat itself
+                found += inc is not None
+                if inc is None and _gap_marked.get(reg_id) != rec.last_beat:
+                    # No record (not running, or a longer gap allowed): the row's "connected"
+                    # still changed, once per gap.
+                    if len(_gap_marked) > 100_000:
+                        _gap_marked.clear()
+                    _gap_marked[reg_id] = rec.last_beat
+                    ctx = proctoring.seat_context(db.session, reg_id)
+                    console.mark_seat(ctx.room_id, reg_id)
+            except NotFound:
+                db.session.rollback()
+                presence.drop_beat(reg_id)
+            except Exception:
+                db.session.rollback()
+                log.exception("recording the disconnection of seat %s failed", reg_id)
+            finally:
+                db.session.remove()
+    return found
+
+
+# registration id -> the last beat whose gap was shown to the consoles (this process).
+_gap_marked: dict[int, float] = {}
+
+
+def _mark_submitted(app: Flask, attempt_ids: list[int]) -> None:
+    if not attempt_ids:
+        return
+    with app.app_context():
+        try:
+            for reg_id, room_id in db.session.execute(
+                select(Attempt.registration_id, Attempt.room_id).where(Attempt.id.in_(attempt_ids))
+            ):
+                console.mark_seat(room_id, reg_id)
+        except Exception:
+            log.exception("marking submitted seats failed")
+        finally:
+            db.session.remove()
 
 
 socketio.on_namespace(CandidateNamespace(NAMESPACE))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from ..extensions import db, limiter
+from ..proctoring import services as proctoring
 from ..sessions import checkin
 from ..sessions.clock import server_now
 from ..sessions.schemas import SignInIn
@@ -40,16 +41,20 @@ def sign_in():
         now=now,
         ip=request.remote_addr or "",
         user_agent=request.user_agent.string,
+        device=body.device,
     )
     if outcome.error is not None:
         # A refused attempt is evidence too: its record is committed although the reply is an
         # error (the request's commit point would roll it back).
         checkin.record_sign_in(db.session, outcome)
         db.session.commit()
+        # A second device's high incident reaches the consoles now (pushed after the commit).
+        proctoring.dispatch(db.session)
         raise outcome.error
     token = checkin.issue_candidate_token(outcome)
     reply = jsonify(checkin.sign_in_reply(outcome, token, now))
     # The audit event last and the commit at once: the chain is held only that long.
     checkin.record_sign_in(db.session, outcome)
     db.session.commit()
+    proctoring.dispatch(db.session)  # a move request's incident, if this is another device
     return reply

@@ -67,6 +67,9 @@ class Attempt(Base):
     score: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
     max_score: Mapped[Decimal] = mapped_column(Numeric(7, 2))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # One seat, one device: the candidate page's device id, set on the first connection and
+    # on a move the proctor approved (docs/proctoring.md).
+    device_id: Mapped[str | None] = mapped_column(String(64))
 
     registration: Mapped[Registration] = relationship()
     paper: Mapped[StoredPaper] = relationship()

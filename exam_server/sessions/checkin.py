@@ -109,6 +109,7 @@ def sign_in(
     now: dt.datetime,
     ip: str = "",
     user_agent: str = "",
+    device: str | None = None,
 ) -> SignInOutcome:
     """Check a candidate in. Always records the attempt (flushed, not committed); the outcome
     carries the error to reply with when the attempt was refused. The caller audits it with
@@ -140,6 +141,9 @@ def sign_in(
             "candidates cannot enter",
             field="time",
         )
+    if error is None and device:
+        error = _seat_taken(session, reg, device, now, ip, user_agent)
+        failure = "seat_in_use" if error is not None else failure
     attempt = CheckIn(
         at=now,
         registration_id=reg.id if reg is not None else None,
@@ -196,6 +200,28 @@ def record_sign_in(session: Session, outcome: SignInOutcome) -> None:
             data={"ticket": attempt.ticket_number, "failure": attempt.failure, "ip": attempt.ip},
             at=attempt.at,
         )
+
+
+def _seat_taken(
+    session: Session, reg: Registration, device: str, now: dt.datetime, ip: str, ua: str
+) -> DomainError | None:
+    """One seat, one device (docs/proctoring.md): a sign-in from another device while the
+    seat is connected is refused (``seat_in_use``, with a high incident for the proctor).
+    Another device after the first one went away may sign in; its connection then waits for
+    the proctor to approve the move (``move_required`` on the socket)."""
+    from ..delivery.models import Attempt
+    from ..proctoring import services as proctoring
+
+    attempt = session.scalar(select(Attempt).where(Attempt.registration_id == reg.id))
+    if attempt is None or attempt.device_id in (None, device):
+        return None
+    try:
+        proctoring.check_device(session, attempt, device, None, now, ip=ip, ua=ua)
+    except proctoring.SeatInUse as exc:
+        return exc
+    except proctoring.MoveRequired:
+        pass  # its incident stays: the proctor sees the request before the socket asks
+    return None
 
 
 # -- candidate tokens -------------------------------------------------------------------------

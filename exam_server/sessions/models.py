@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from question_bank.db import Base, UTCDateTime, utcnow
+from question_bank.db import Base, JSONDoc, UTCDateTime, utcnow
 from question_bank.models import BankRelease, Occupation
 
 
@@ -93,6 +93,8 @@ class ExamSession(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # exam_server.proctoring.policy.IntegrityPolicy values that differ from the defaults.
+    integrity_policy: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
 
     occupation: Mapped[Occupation] = relationship()
     release: Mapped[BankRelease | None] = relationship()

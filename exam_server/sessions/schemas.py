@@ -123,3 +123,5 @@ class SignInIn(_In):
     ticket_number: str = Field(min_length=1, max_length=64)
     id_number: str = Field(min_length=1, max_length=64)
     access_code: str = Field(min_length=1, max_length=32)
+    # The candidate page's device id (docs/proctoring.md, "One seat, one device"); optional.
+    device: str | None = Field(default=None, max_length=64)

@@ -135,6 +135,34 @@ def candidate_strings() -> dict[str, Any]:
             "minutes": _("%(n)s minutes"),
             "at_position": _("Question %(n)s of %(total)s: %(section)s"),
         },
+        "device": {
+            "seat_in_use_title": _("This seat is in use on another computer"),
+            "seat_in_use": _(
+                "Your exam is open on another computer right now, so it cannot continue here. "
+                "Raise your hand and ask the proctor."
+            ),
+            "move_required_title": _("Waiting for the proctor to approve the move"),
+            "move_required": _(
+                "Your exam was started on another computer. It continues on this computer as "
+                "soon as the proctor approves the move; your answers are kept. Raise your hand "
+                "and tell the proctor."
+            ),
+            "retrying": _("This page tries again every few seconds by itself."),
+        },
+        "warning": {
+            "title": _("A warning from the proctor"),
+            "sent_at": _("Sent at %(time)s"),
+        },
+        "proctor": {
+            "paused": _("The proctor has paused the exam. The clock has stopped."),
+            "resumed": _("The exam continues. The clock is running again."),
+            "paused_left": _("Time remaining when the exam resumes: %(time)s"),
+            "extra_time": _("The proctor gave you %(time)s more."),
+            "credited": _("Lost time was given back to you: %(time)s."),
+            "n_minutes": _("%(n)s minutes"),
+            "n_seconds": _("%(n)s seconds"),
+            "submitted": _("The proctor submitted your exam."),
+        },
         "submit": {
             "none": _("None"),
             "all_answered": _("Every question has an answer."),

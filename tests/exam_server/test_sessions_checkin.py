@@ -245,3 +245,54 @@ def test_check_ins_are_append_only(app, api_as, world):
     assert [c["ok"] for c in listed["check_ins"]] == [True]
     proctor = api_as("proctor")
     assert len(proctor.get(f"/api/sessions/{world['sid']}/check-ins").get_json()["check_ins"]) == 1
+
+
+def test_sign_in_from_a_second_device_while_the_seat_is_connected(app, api_as, world):
+    """One seat, one device (docs/proctoring.md): while the seat's first device is connected
+    with a fresh heartbeat, a sign-in from another device is refused with 409 ``seat_in_use``
+    and a high ``second_device`` incident; the same device may sign in again; once the first
+    device is gone, another device may sign in (its connection then waits for the proctor)."""
+    from exam_server.delivery.models import Attempt
+    from exam_server.proctoring.models import Incident
+    from exam_server.proctoring.presence import get_presence
+
+    open_session(world)
+    clock = world["clock"]
+    clock.at(-20)
+    first = sign_in(app, credentials(world, device="device-A"))
+    assert first.status_code == 200, first.get_json()
+    reg_id = db.session.scalar(
+        select(CheckIn.registration_id).where(CheckIn.ok.is_(True)).order_by(CheckIn.id.desc())
+    )
+    attempt = db.session.scalar(select(Attempt).where(Attempt.registration_id == reg_id))
+    attempt.device_id = "device-A"  # bound by the first socket connection
+    db.session.commit()
+    now = clock.now.timestamp()
+    presence = get_presence(app)
+    presence.connect(
+        reg_id, sid="sid-1", device="device-A", ip="10.0.0.5", ua="Kiosk", process="p", now=now
+    )
+
+    refused = sign_in(app, credentials(world, device="device-B"))
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == "seat_in_use"
+    last = attempts()[-1]
+    assert (last.ok, last.failure) == (False, "seat_in_use")
+    incidents = db.session.scalars(select(Incident).where(Incident.registration_id == reg_id))
+    assert [(i.kind, i.severity) for i in incidents] == [("second_device", "high")]
+    assert audit("candidate.sign_in_refused")[-1].entity_id == str(last.id)
+
+    again = sign_in(app, credentials(world, device="device-A"))
+    assert again.status_code == 200
+
+    presence.disconnect(reg_id, "sid-1", now)
+    clock.at(-19)  # a minute later: the first device's last beat is long stale
+    moved = sign_in(app, credentials(world, device="device-B"))
+    assert moved.status_code == 200, moved.get_json()
+    db.session.expire_all()
+    kinds = sorted(
+        i.kind
+        for i in db.session.scalars(select(Incident).where(Incident.registration_id == reg_id))
+    )
+    assert kinds == ["device_change", "second_device"]
+    assert db.session.get(Attempt, attempt.id).device_id == "device-A"  # until approved

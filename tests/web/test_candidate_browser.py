@@ -17,7 +17,9 @@ Screenshots go to /tmp/screens/candidate-*.png.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +30,7 @@ from sqlalchemy import select
 from exam_server import WEB_DIR, create_app
 from exam_server.delivery.models import Attempt, AttemptAnswer
 from exam_server.extensions import db
-from tests.conftest import Api, service_missing
+from tests.conftest import service_missing
 from tests.live_support import ServerProcess, prepare_exam
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENS
 
@@ -216,6 +218,25 @@ def attempt_rows(app, registration_id: int) -> tuple[Attempt, dict[int, AttemptA
             db.session.remove()
 
 
+def server_post(world, path: str, body: dict) -> dict:
+    """POST to the server process's JSON API as the demo administrator, so that what the
+    server pushes afterwards (``started``, ``state``) reaches the pages."""
+
+    def post(url: str, data: dict, token: str | None = None) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(
+            f"{world.url}{url}", data=json.dumps(data).encode(), headers=headers, method="POST"
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 200, resp.status
+            return json.loads(resp.read())
+
+    token = post("/api/auth/token", {"username": "admin", "password": "admin-demo-1"})["token"]
+    return post(path, body, token)
+
+
 def set_deadline(app, registration_id: int, from_now: dt.timedelta) -> None:
     """Move an attempt's deadline behind the server's back (as extra time or a pause would)."""
     with app.app_context():
@@ -393,19 +414,11 @@ def test_waiting_room_opens_the_exam_when_the_room_starts(new_page, world):
     assert page.is_hidden("#start-button")  # unified start: the proctor starts the room
     shot(page, "waiting-room")
 
-    # The proctor starts the room; the page notices by itself (no reload).
-    client = world.app.test_client()
-    token = client.post(
-        "/api/auth/token", json={"username": "admin", "password": "admin-demo-1"}
-    ).get_json()["token"]
-    admin = Api(client, token)
-    resp = admin.post(
-        f"/api/sessions/{world.waiting.session_id}/rooms/{world.waiting.room_id}/start", json={}
+    # The proctor starts the room (the server pushes `started`); the page opens the exam by
+    # itself (no reload).
+    server_post(
+        world, f"/api/sessions/{world.waiting.session_id}/rooms/{world.waiting.room_id}/start", {}
     )
-    assert resp.status_code == 200, resp.get_json()
-    with world.app.app_context():
-        db.session.remove()
-        db.engine.dispose()
     page.wait_for_selector("#view-exam:not([hidden])", timeout=10_000)
     assert page.evaluate("window.stillTheSamePage === true")  # no reload
     assert "第 1 题" in page.inner_text("#q-heading")
@@ -529,7 +542,12 @@ def test_a_pause_holds_answers_on_the_device_until_it_ends(new_page, world):
     _, rows = attempt_rows(world.app, reg)
     assert 1 not in rows
 
-    proctor("resume")
+    # The proctor resumes through the server: the page hears it at once (a `state` push).
+    server_post(
+        world,
+        f"/api/v1/proctor/sessions/{world.running.session_id}/actions",
+        {"action": "resume", "reason": "test", "registration_ids": [reg]},
+    )
     page.wait_for_selector("#paused-banner", state="hidden", timeout=10_000)
     page.wait_for_selector("#conn[data-state=saved]")
     assert page.is_enabled("#q1-T") and page.is_checked("#q1-F")

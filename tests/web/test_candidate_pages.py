@@ -18,7 +18,13 @@ from tests.web.test_i18n import request_in
 from tests.web.test_pages import audit
 
 PAGES = ("/exam", "/exam/sit")
-SCRIPTS = ("candidate_common.js", "candidate_store.js", "candidate_signin.js", "candidate_exam.js")
+SCRIPTS = (
+    "candidate_common.js",
+    "candidate_store.js",
+    "candidate_signin.js",
+    "candidate_exam.js",
+    "candidate_proctoring.js",
+)
 JS = WEB_DIR / "static" / "js"
 TYPES = ("true_false", "single_choice", "multiple_choice", "fill_blank")
 

@@ -120,3 +120,31 @@ export function clearSignIn() {
   sessionStorage.removeItem(TICKET_KEY);
   sessionStorage.removeItem(INFO_KEY);
 }
+
+// -- this computer (localStorage: survives closing the tab and signing in again) -----------------
+
+const DEVICE_KEY = 'exam.device';
+
+/**
+ * A random id of this browser on this computer, made once and kept in localStorage. It goes with
+ * the sign-in and the socket (docs/proctoring.md, "One seat, one device"). crypto.getRandomValues
+ * also works on plain-HTTP exam networks, where crypto.randomUUID does not exist.
+ */
+export function deviceId() {
+  let id = null;
+  try {
+    id = localStorage.getItem(DEVICE_KEY);
+  } catch (err) {
+    id = null;
+  }
+  if (id && /^[\w-]{8,64}$/.test(id)) return id;
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  id = `d-${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  try {
+    localStorage.setItem(DEVICE_KEY, id);
+  } catch (err) {
+    // Storage disabled: the id lives as long as the page (a reload looks like a new device).
+  }
+  return id;
+}

@@ -8,17 +8,26 @@
 // is newer) and replays the outbox.
 // Time: the countdown runs on the server clock estimated from round trips (candidate_store.js),
 // so a wrong clock on this computer does not change it.
+// Proctoring (docs/proctoring.md): the socket carries this computer's device id; heartbeats,
+// integrity signals and the proctor's warnings are in candidate_proctoring.js; the proctor's
+// actions arrive as `state` pushes (pause, resume, extra time, submit, void). A seat in use on
+// another computer, or a move to this computer that waits for approval, gets its own screen and
+// the page retries by itself.
 
 import * as C from './candidate_common.js';
+import * as P from './candidate_proctoring.js';
 import * as Store from './candidate_store.js';
 
 const $ = (id) => document.getElementById(id);
 const TIME_SYNC_MS = 30_000;
-const WAIT_POLL_MS = 4_000;
+const WAIT_POLL_MS = 15_000; // a fallback: the server pushes `started` at a unified start
 const ACK_TIMEOUT_MS = 10_000;
 const TYPE_DEBOUNCE_MS = 600;
 const POSITION_DEBOUNCE_MS = 500;
 const WARNINGS = [15, 5, 1]; // minutes left
+const MOVE_RETRY_MS = 4_000; // waiting for the proctor to approve the move to this computer
+const SEAT_RETRY_MS = 8_000; // the seat is in use on another computer
+const NOTICE_MS = 20_000;
 
 const DEFAULT_TITLES = JSON.parse(($('default-section-titles') || {}).textContent || '{}');
 
@@ -57,6 +66,10 @@ const S = {
   pollTimer: null,
   syncTimer: null,
   shown: null, // {position, value} the question as rendered
+  device: null, // 'seat_in_use' | 'move_required' while the server refuses this computer
+  deviceTimer: null,
+  noticeTimer: null,
+  integrity: null,
 };
 
 // -- small helpers --------------------------------------------------------------------------------
@@ -104,7 +117,7 @@ function nowServer() {
 
 // -- views ----------------------------------------------------------------------------------------
 
-const VIEWS = ['loading', 'waiting', 'exam', 'done', 'problem'];
+const VIEWS = ['loading', 'waiting', 'exam', 'done', 'problem', 'device'];
 
 function showView(name, focusId) {
   const changed = S.view !== name;
@@ -115,8 +128,35 @@ function showView(name, focusId) {
     $('timer-box').hidden = true;
     $('time-warning').hidden = true;
     $('paused-banner').hidden = true;
+    $('proctor-notice').hidden = true;
   }
   if (changed && focusId) $(focusId).focus();
+}
+
+/** A message about the proctor's action, shown in the bar for a while and announced. */
+function notice(message) {
+  const box = $('proctor-notice');
+  box.textContent = message;
+  box.hidden = S.view !== 'exam';
+  announce(message, true);
+  window.clearTimeout(S.noticeTimer);
+  S.noticeTimer = window.setTimeout(() => { box.hidden = true; }, NOTICE_MS);
+}
+
+/** The server refuses this computer (another one holds the seat, or a move waits). */
+function deviceRefused(kind, socket) {
+  const first = S.device !== kind;
+  S.device = kind;
+  $('device-title').textContent = kind === 'seat_in_use'
+    ? C.tr('device.seat_in_use_title') : C.tr('device.move_required_title');
+  $('device-text').textContent = kind === 'seat_in_use'
+    ? C.tr('device.seat_in_use') : C.tr('device.move_required');
+  $('device-retry').textContent = C.tr('device.retrying');
+  if (first || S.view !== 'device') showView('device', 'device-title');
+  window.clearTimeout(S.deviceTimer);
+  S.deviceTimer = window.setTimeout(() => {
+    if (!S.finished && !socket.connected) socket.connect();
+  }, kind === 'move_required' ? MOVE_RETRY_MS : SEAT_RETRY_MS);
 }
 
 function problem(message, { signIn = true } = {}) {
@@ -193,7 +233,7 @@ function connect() {
     return;
   }
   const socket = window.io('/candidate', {
-    auth: { token: auth.token },
+    auth: { token: auth.token, device: C.deviceId() },
     transports: ['websocket', 'polling'],
     // WebSocket first; where a proxy blocks it, fall back to HTTP long-polling (without this
     // option socket.io-client 4.8 would keep retrying the WebSocket only).
@@ -201,7 +241,10 @@ function connect() {
   });
   S.socket = socket;
   socket.on('connect', () => {
+    S.device = null;
+    window.clearTimeout(S.deviceTimer);
     setConnected(true);
+    S.integrity.connected();
     hello();
     syncTime();
     window.clearInterval(S.syncTimer);
@@ -209,6 +252,7 @@ function connect() {
   });
   socket.on('disconnect', () => {
     setConnected(false);
+    S.integrity.disconnected();
     S.sending = null; // its ack will not come; the entry is still in the outbox
     S.sendId += 1;
   });
@@ -218,6 +262,8 @@ function connect() {
     if (data && data.error === 'unauthorized') {
       S.finished = true;
       problem(C.tr('errors.unauthorized'));
+    } else if (data && (data.error === 'seat_in_use' || data.error === 'move_required')) {
+      deviceRefused(data.error, socket);
     } else if (data && data.error === 'not_allowed') {
       // Refused by the server: the client does not retry by itself. Ask again later.
       if (S.view === 'loading') problem(C.tr('errors.not_allowed'));
@@ -232,6 +278,9 @@ function connect() {
   socket.on('started', () => {
     hello();
   });
+  // A proctor's action: pause, resume, extra time, submitted or voided, an approved move.
+  socket.on('state', statePushed);
+  socket.on('warning', (warning) => S.integrity.warn(warning));
   window.addEventListener('online', () => {
     updateStatus();
     if (!S.finished && !socket.connected) socket.connect();
@@ -263,6 +312,32 @@ async function hello() {
   }
   S.clock.addSample(C.parseTime(reply.server_time), sent, received);
   applyState(reply);
+  if (!S.finished) S.integrity.configure(reply);
+}
+
+/** A `state` push after a proctor's action (the hello state without the paper). */
+function statePushed(st) {
+  if (S.finished || !st || !st.state) return;
+  const before = { state: S.state, deadlineMs: S.deadlineMs };
+  if (st.state === 'waiting' || ((st.state === 'running' || st.state === 'paused') && !S.paper)) {
+    hello(); // the paper (or the waiting room) comes with hello
+    return;
+  }
+  applyState(st);
+  if (S.finished) return;
+  if (st.state === 'paused' && before.state !== 'paused') {
+    notice(C.tr('proctor.paused'));
+  } else if (st.state === 'running' && before.state === 'paused') {
+    notice(C.tr('proctor.resumed'));
+  } else if (st.state === 'running' && before.deadlineMs !== null && S.deadlineMs !== null
+      && S.deadlineMs - before.deadlineMs >= 1000) {
+    const seconds = Math.round((S.deadlineMs - before.deadlineMs) / 1000);
+    const time = seconds >= 60 ? C.tr('proctor.n_minutes', { n: Math.round(seconds / 60) })
+      : C.tr('proctor.n_seconds', { n: seconds });
+    // Lost time given back (a disconnection, an outage) or extra time from the proctor.
+    notice(st.reason === 'credit_disconnection' || st.reason === 'outage_credit'
+      ? C.tr('proctor.credited', { time }) : C.tr('proctor.extra_time', { time }));
+  }
 }
 
 function helloFailed(reply) {
@@ -307,6 +382,8 @@ function applyState(st) {
     }
     if (S.blocked === 'time_up' || S.expired) schedulePoll(); // until the server submits
     $('paused-banner').hidden = st.state !== 'paused';
+    setPausedOverlay(st.state === 'paused', st.remaining_seconds);
+    forgetPassedWarnings(st.remaining_seconds);
     applyDisabled();
     pump();
   } else if (st.state === 'submitted' || st.state === 'voided') {
@@ -314,6 +391,24 @@ function applyState(st) {
   }
   tick();
   updateStatus();
+}
+
+/** Paused: the questions are covered (the clock stands still) until the proctor resumes. */
+function setPausedOverlay(paused, remaining) {
+  $('paused-overlay').hidden = !paused;
+  $('exam-layout').inert = paused;
+  if (paused && typeof remaining === 'number') {
+    $('paused-left').textContent = C.tr('proctor.paused_left', { time: C.fmtDuration(remaining) });
+  }
+}
+
+/** Extra time: the time warnings above the new remaining time may come again. */
+function forgetPassedWarnings(remaining) {
+  if (typeof remaining !== 'number') return;
+  for (const m of [...S.warned]) {
+    if (remaining > m * 60) S.warned.delete(m);
+  }
+  if (!S.warned.size && !S.expired) $('time-warning').hidden = true;
 }
 
 /** The server's answers and flags with the outbox on top (its entries are newer). */
@@ -807,7 +902,7 @@ function saveRefused(entry, reply) {
     case 'not_started':
       S.blocked = 'paused';
       showAlert(C.tr('errors.paused'));
-      schedulePoll();
+      hello(); // learn the state now; the resume comes as a `state` push (or the next poll)
       return false;
     case 'unauthorized':
       S.finished = true;
@@ -1001,6 +1096,7 @@ async function doSubmit() {
 function finish(st) {
   S.finished = true;
   S.state = st.state;
+  S.integrity.stop();
   window.clearTimeout(S.pollTimer);
   window.clearInterval(S.syncTimer);
   for (const timer of S.typing.values()) window.clearTimeout(timer);
@@ -1018,6 +1114,10 @@ function finish(st) {
   $('done-unsent').textContent = unsent ? C.tr('submit.unsent_n', { n: unsent }) : '';
   showAlert('');
   if (st.state === 'voided') $('done-title').textContent = C.tr('submit.voided');
+  if (st.state === 'submitted' && (st.reason === 'force_submit' || st.submit_reason === 'proctor')) {
+    $('done-when').textContent = [$('done-when').textContent, C.tr('proctor.submitted')]
+      .filter(Boolean).join(' ');
+  }
   showView('done', 'done-title');
   updateStatus();
   $('conn').hidden = true;
@@ -1111,6 +1211,13 @@ function wire() {
 }
 
 if (auth) {
+  S.integrity = new P.Integrity({
+    emit,
+    connected: () => S.connected && !S.finished,
+    active: () => !S.finished && (S.state === 'running' || S.state === 'paused'),
+    clock: (serverMs, sent, received) => S.clock.addSample(serverMs, sent, received),
+    announce: (message) => announce(message, true),
+  });
   fillWho();
   wire();
   updateStatus();

@@ -1,6 +1,9 @@
 // The candidate sign-in page (/exam): ticket number, ID number and the room's access code are
 // posted to /api/candidate/sign-in; the token and the ticket number go to sessionStorage and the
 // exam page (/exam/sit) opens. Protocol: docs/protocol.md, errors: docs/sessions.md.
+// The body also carries this computer's device id (docs/proctoring.md, "One seat, one device"):
+// a seat in use on another computer is refused; a move to this computer waits for the proctor's
+// approval and the sign-in is retried by itself meanwhile.
 
 import * as C from './candidate_common.js';
 
@@ -9,6 +12,8 @@ const alertBox = document.getElementById('signin-alert');
 const statusBox = document.getElementById('signin-status');
 const button = form.querySelector('button[type=submit]');
 const FIELDS = { ticket_number: 'ticket', id_number: 'id-number', access_code: 'access-code' };
+const MOVE_RETRY_MS = 5_000;
+let retryTimer = null;
 
 function showAlert(message) {
   alertBox.replaceChildren();
@@ -38,6 +43,8 @@ function fieldError(id, message) {
 function refusal(status, body) {
   const code = body && body.error;
   if (code === 'sign_in_failed') return C.tr('signin.failed');
+  if (code === 'seat_in_use') return C.tr('device.seat_in_use');
+  if (code === 'move_required') return C.tr('device.move_required');
   if (code === 'session_not_open') return C.tr('signin.not_open');
   if (code === 'not_eligible') return C.tr('signin.not_eligible');
   if (code === 'check_in_closed') {
@@ -53,6 +60,7 @@ function refusal(status, body) {
 
 async function submit(event) {
   event.preventDefault();
+  window.clearTimeout(retryTimer);
   clearFieldErrors();
   showAlert('');
   const body = {};
@@ -65,6 +73,11 @@ async function submit(event) {
     firstBad.focus();
     return;
   }
+  body.device = C.deviceId();
+  await send(body);
+}
+
+async function send(body, { retry = false } = {}) {
   button.disabled = true;
   statusBox.textContent = C.tr('signin.working');
   let resp;
@@ -84,6 +97,7 @@ async function submit(event) {
   statusBox.textContent = '';
   if (!resp) {
     showAlert(C.tr('signin.network'));
+    if (retry) retryTimer = window.setTimeout(() => send(body, { retry: true }), MOVE_RETRY_MS);
     return;
   }
   if (resp.ok && data && data.token) {
@@ -95,8 +109,14 @@ async function submit(event) {
     fieldError(FIELDS[data.field], data.message).focus();
     return;
   }
-  showAlert(refusal(resp.status, data));
-  alertBox.focus();
+  const message = refusal(resp.status, data);
+  // A retry that gets the same answer does not announce it again.
+  if (!retry || alertBox.textContent !== message) showAlert(message);
+  if (data && data.error === 'move_required') {
+    // The proctor approves the move to this computer; ask again until then.
+    retryTimer = window.setTimeout(() => send(body, { retry: true }), MOVE_RETRY_MS);
+  }
+  if (!retry) alertBox.focus();
 }
 
 form.addEventListener('submit', submit);

@@ -1,0 +1,76 @@
+"""Per-process counters of the live path: events handled and the SQL statements they ran.
+
+Operators and the benchmarks read them (``GET /api/v1/ops/metrics``, administrators only) to
+check rules like "a heartbeat costs no SQL statement" on a running server, not only in tests.
+Counting is cheap: one dict update per event and one per statement. The statement counter is a
+SQLAlchemy ``before_cursor_execute`` listener that charges the statement to the event running
+in the current greenlet or thread (a context variable; gevent gives every greenlet its own
+context).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "exam_metrics_event", default=None
+)
+_lock = threading.Lock()
+_events: Counter[str] = Counter()
+_statements: Counter[str] = Counter()
+_started = time.time()
+_installed: set[int] = set()
+
+
+def install(engine: Engine) -> None:
+    """Count the statements this engine runs (once per engine)."""
+    if id(engine) in _installed:
+        return
+    _installed.add(id(engine))
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*_args: Any) -> None:
+        _statements[_current.get() or "other"] += 1
+
+
+@contextlib.contextmanager
+def track(name: str) -> Iterator[None]:
+    """Charge the statements run inside to ``name`` and count one ``name`` event."""
+    token = _current.set(name)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+        _events[name] += 1
+
+
+def snapshot() -> dict[str, Any]:
+    """Counters since the process started (or since :func:`reset`)."""
+    with _lock:
+        events, statements = dict(_events), dict(_statements)
+    cpu = os.times()
+    return {
+        "pid": os.getpid(),
+        "since": _started,
+        "cpu_seconds": round(cpu.user + cpu.system, 3),
+        "events": events,
+        "sql_statements": statements,
+    }
+
+
+def reset() -> None:
+    global _started
+    with _lock:
+        _events.clear()
+        _statements.clear()
+        _started = time.time()
