@@ -359,7 +359,8 @@ class RedisPresence(Presence):
         fields = _beat_fields(beat, now)
 
         def run():
-            pipe = self.redis.pipeline()
+            # No MULTI/EXEC: the commands touch one seat's keys, and a heartbeat is hot.
+            pipe = self.redis.pipeline(transaction=False)
             pipe.hsetnx(key, "sid", sid)
             pipe.hsetnx(key, "connected_at", str(now))
             pipe.hset(key, mapping=_encode(fields))
@@ -419,10 +420,7 @@ class RedisPresence(Presence):
         key = f"{self.prefix}{name}"
 
         def run():
-            pipe = self.redis.pipeline()
-            pipe.get(key)
-            pipe.set(key, str(now), ex=STAMP_TTL)
-            prev = pipe.execute()[0]
+            prev = self.redis.set(key, str(now), ex=STAMP_TTL, get=True)  # SET … GET: one trip
             return float(prev) if prev else None
 
         return self._call("stamp", run, None)

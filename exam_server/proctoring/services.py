@@ -211,6 +211,7 @@ def forget_caches() -> None:
     _cache("seats").clear()
     _cache("policies").clear()
     _cache("paper_sizes").clear()
+    _ROOM_TOUCHED.clear()
 
 
 def refresh_caches(db_session: Session, ahead: float = 10.0) -> int:
@@ -701,6 +702,11 @@ def _mark_gaps_credited(
     return list(gaps)
 
 
+ROOM_TOUCH_EVERY = 1.0  # seconds
+# (presence, room id) -> the last contact this process stamped
+_ROOM_TOUCHED: dict[tuple[int, int], float] = {}
+
+
 def note_room_contact(
     db_session: Session,
     room_id: int,
@@ -713,9 +719,15 @@ def note_room_contact(
     (and at least two of its running seats have been online), credit the silence to the
     room's running attempts (once, across processes). A silence already credited as a server
     outage is not credited again."""
-    presence = presence or get_presence()
     policy = policy or DEFAULT_POLICY
     t = now.timestamp()
+    # Every seat beats every few seconds; the room's contact needs a stamp about once a
+    # second per process, not one Redis round trip per heartbeat.
+    presence = presence or get_presence()
+    key = (id(presence), room_id)
+    if 0 <= t - _ROOM_TOUCHED.get(key, -1e18) < ROOM_TOUCH_EVERY:
+        return []
+    _ROOM_TOUCHED[key] = t
     prev = presence.touch_room(room_id, t)
     if prev is None or t - prev <= policy.room_outage_seconds:
         return []
