@@ -63,7 +63,12 @@ def _configure_engine_options(app: Flask) -> None:
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {}).setdefault("timeout", 15)
     else:
-        options.setdefault("pool_pre_ping", True)
+        # No ping before every checkout by default: the live path checks a connection out for
+        # every event, and the ping doubled the round trips of the cheapest ones. A connection
+        # that died (a database restart) fails one event, SQLAlchemy then replaces the whole
+        # pool, and clients retry (saves wait in the outbox). EXAM_DB_PRE_PING=1 turns it on.
+        options.setdefault("pool_pre_ping", bool(app.config.get("DB_PRE_PING", False)))
+        options.setdefault("pool_recycle", 3600)
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 20)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
@@ -133,6 +138,10 @@ def _init_socketio(app: Flask) -> None:
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
         ping_interval=10,
         ping_timeout=20,
+        # Events run in the connection's own reader greenlet, one after another, instead of a
+        # new greenlet per event: cheaper, and a client's events keep their order. Handlers
+        # never wait for the same client, and database or Redis waits still yield to gevent.
+        async_handlers=False,
     )
 
 

@@ -311,6 +311,13 @@ def demo_command(host: str, port: int, setup_only: bool) -> None:
     click.echo("  ticket number / ID number / name")
     for name, ticket, id_number in candidates:
         click.echo(f"  {ticket}  {id_number}  {name}")
+    from .sessions.models import ExamSession
+
+    session_id = db.session.scalar(select(ExamSession.id).where(ExamSession.code == code))
+    click.echo(
+        f"proctor console: http://{host}:{port}/proctor/sessions/{session_id} "
+        "(sign in as proctor or supervisor)"
+    )
     if setup_only:
         return
     serve(current_app._get_current_object(), host, port)

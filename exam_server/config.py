@@ -20,6 +20,8 @@
 ``EXAM_HEARTBEAT_SECONDS`` How often candidate pages send a heartbeat (5), told in ``hello``.
 ``EXAM_PRESENCE_PREFIX``   Prefix of the presence keys in Redis (``exam:``); lets several
                            deployments share one Redis.
+``EXAM_DB_PRE_PING``       ``1``: test every pooled database connection before use (off: the
+                           live path is cheaper without; a dead connection fails one event).
 =========================  ==================================================================
 """
 
@@ -80,6 +82,7 @@ class Config:
             ("CANDIDATE_TOKEN_HOURS", "CANDIDATE_TOKEN_HOURS", float),
             ("HEARTBEAT_SECONDS", "HEARTBEAT_SECONDS", float),
             ("PRESENCE_PREFIX", "PRESENCE_PREFIX", str),
+            ("DB_PRE_PING", "DB_PRE_PING", lambda raw: raw.strip().lower() in ("1", "true", "yes")),
         ):
             if (raw := _env(name)) is not None:
                 values[key] = kind(raw)

@@ -188,5 +188,7 @@ def setup_demo_session(now) -> tuple[str, str, list[tuple[str, str, str]]]:
         candidates.append((name, reg.ticket_number, reg.id_number))
         regs.append(reg)
     reg_svc.set_eligibility(db.session, admin, es, regs, Eligibility.APPROVED, "demo", now=now)
+    # The demo proctor watches the room (the proctor console: /proctor/sessions/<id>).
+    session_svc.assign_proctors(db.session, admin, es.rooms[0], ["proctor"], "demo")
     session_svc.transition(db.session, admin, es, "open", now=now, reason="demo")
     return code, es.rooms[0].access_code, candidates
