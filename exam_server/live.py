@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from flask import Flask, current_app, request
-from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from flask_socketio import Namespace, join_room
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -40,15 +40,16 @@ from sqlalchemy import select
 
 from question_bank.audit import Actor
 from question_bank.errors import DomainError, NotFound
-from question_bank.schema import error_list
 
 from . import metrics
+from . import socket_replies as replies
 from .delivery import services as delivery
 from .delivery.models import Attempt, AttemptState
 from .extensions import db, socketio
 from .proctoring import console
 from .proctoring import services as proctoring
 from .proctoring.presence import get_presence
+from .proctoring.rules import SignalKind
 from .sessions.checkin import candidate_from_token
 from .sessions.clock import server_now
 from .sessions.models import Eligibility, ExamSession, SessionState
@@ -122,16 +123,7 @@ _DetailValue = StrictBool | StrictInt | StrictFloat | Annotated[StrictStr, Field
 
 
 class SignalIn(_Payload):
-    kind: Literal[
-        "hidden",
-        "blur",
-        "fullscreen_exit",
-        "copy",
-        "paste",
-        "context_menu",
-        "second_screen",
-        "small_window",
-    ]
+    kind: SignalKind
     duration_ms: _Number | None = Field(None, ge=0, le=24 * 3600 * 1000)
     client_time: _Number | None = None
     detail: dict[Annotated[StrictStr, Field(max_length=40)], _DetailValue | None] | None = Field(
@@ -141,10 +133,6 @@ class SignalIn(_Payload):
 
 class AckWarningIn(_Payload):
     id: StrictInt = Field(ge=1, le=2**63 - 1)
-
-
-def _error(exc: DomainError) -> dict[str, Any]:
-    return {"ok": False, **exc.to_dict()}
 
 
 def _grace() -> float:
@@ -165,35 +153,25 @@ def candidate_event(model: type[BaseModel] | None) -> Callable:
         def handle(self, data: Any):
             reg_id = _connections.get(request.sid)
             if reg_id is None:
-                return {"ok": False, "error": "unauthorized", "message": "sign in again"}
+                return replies.unauthorized()
             try:
                 payload = None
                 if model is not None:
                     try:
                         payload = model.model_validate(data if data is not None else {})
                     except ValidationError as exc:
-                        first = error_list(exc)[0]
-                        return {
-                            "ok": False,
-                            "error": "validation_error",
-                            "message": f"{first['field']}: {first['message']}",
-                            "field": first["field"],
-                        }
+                        return replies.invalid(exc)
                 reply = handler(self, reg_id, payload, server_now())
                 db.session.commit()
                 _after_commit(handler.__name__, reg_id, payload, reply)
                 return reply
             except DomainError as exc:
                 db.session.rollback()
-                return _error(exc)
+                return replies.domain_error(exc)
             except Exception:
                 db.session.rollback()
                 log.exception("candidate event %s failed", handler.__name__)
-                return {
-                    "ok": False,
-                    "error": "internal_error",
-                    "message": "the server failed to handle this event",
-                }
+                return replies.internal_error()
             finally:
                 db.session.remove()
 
@@ -218,14 +196,14 @@ class CandidateNamespace(Namespace):
         identity = candidate_from_token(db.session, token) if isinstance(token, str) else None
         try:
             if identity is None:
-                raise refusal("unauthorized", "sign in again")
+                raise replies.refusal("unauthorized", "sign in again")
             reg = identity.registration
             es = reg.session
             if reg.eligibility != Eligibility.APPROVED or es.state not in (
                 SessionState.OPEN,
                 SessionState.RUNNING,
             ):
-                raise refusal("not_allowed", "this exam is not open for you")
+                raise replies.refusal("not_allowed", "this exam is not open for you")
             device = _device_of(auth)
             seat = Seat(reg.id, reg.session_id, reg.room_id, device)
             _admit(seat)  # one seat, one device; presence; may refuse
@@ -305,7 +283,7 @@ class CandidateNamespace(Namespace):
 
     @candidate_event(TimeIn)
     def on_time(self, reg_id: int, p: TimeIn, now: dt.datetime):
-        a, _es = _live_attempt(reg_id)
+        a = delivery.get_attempt(db.session, reg_id)  # one small query: no paper, no session
         return {
             "ok": True,
             "client_time": p.client_time,
@@ -325,11 +303,11 @@ class CandidateNamespace(Namespace):
     def _heartbeat(self, data: Any):
         seat = _seats.get(request.sid)
         if seat is None:
-            return dict(_UNAUTHORIZED)
+            return replies.unauthorized()
         try:
             p = HeartbeatIn.model_validate(data if data is not None else {})
         except ValidationError as exc:
-            return _invalid(exc)
+            return replies.invalid(exc)
         now = server_now()
         try:
             _rec, incidents = proctoring.handle_heartbeat(
@@ -345,11 +323,7 @@ class CandidateNamespace(Namespace):
         except Exception:
             db.session.rollback()
             log.exception("heartbeat failed")
-            return {
-                "ok": False,
-                "error": "internal_error",
-                "message": "the server failed to handle this event",
-            }
+            return replies.internal_error()
         finally:
             db.session.remove()
         return {"ok": True, "server_time": now.timestamp() * 1000}
@@ -367,24 +341,6 @@ class CandidateNamespace(Namespace):
 
 
 # -- proctoring helpers -----------------------------------------------------------------------
-
-_UNAUTHORIZED = {"ok": False, "error": "unauthorized", "message": "sign in again"}
-
-
-def refusal(code: str, message: str, **extra: Any) -> ConnectionRefusedError:
-    """A refused connection: the client's ``connect_error`` gets ``{message, data: {error,
-    message, …}}`` (Socket.IO's format; ``err.data`` in the JavaScript client)."""
-    return ConnectionRefusedError(message, {"error": code, "message": message, **extra})
-
-
-def _invalid(exc: ValidationError) -> dict[str, Any]:
-    first = error_list(exc)[0]
-    return {
-        "ok": False,
-        "error": "validation_error",
-        "message": f"{first['field']}: {first['message']}",
-        "field": first["field"],
-    }
 
 
 def heartbeat_seconds() -> float:
@@ -404,7 +360,7 @@ def _device_of(auth: Any) -> str:
         ip, ua = _client()
         return "anon-" + hashlib.sha256(f"{ip}|{ua}".encode()).hexdigest()[:16]
     if not isinstance(raw, str) or not DEVICE_RE.match(raw):
-        raise refusal(
+        raise replies.refusal(
             "validation_error", "device: 1 to 64 letters, digits or . _ : -", field="device"
         )
     return raw
@@ -441,11 +397,13 @@ def _admit(seat: Seat) -> None:
         extra = {}
         if isinstance(exc.details, dict) and exc.details.get("incident"):
             extra["incident"] = exc.details["incident"]
-        raise refusal(exc.code, exc.message, **extra) from None
+        raise replies.refusal(exc.code, exc.message, **extra) from None
     except Exception:
         db.session.rollback()
         log.exception("admitting seat %s failed", seat.registration_id)
-        raise refusal("internal_error", "the server failed to connect you; try again") from None
+        raise replies.refusal(
+            "internal_error", "the server failed to connect you; try again"
+        ) from None
     proctoring.dispatch(db.session)
 
 

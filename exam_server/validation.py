@@ -14,15 +14,20 @@ from question_bank.schema import error_list
 M = TypeVar("M", bound=BaseModel)
 
 
+def validation_failed(exc: ValidationError) -> ValidationFailed:
+    """The 422 error of a pydantic error: the first bad field, all of them in ``details``."""
+    errors = error_list(exc)
+    first = errors[0]
+    return ValidationFailed(
+        f"{first['field']}: {first['message']}", field=first["field"], details=errors
+    )
+
+
 def validate(model: type[M], data: object) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = error_list(exc)
-        first = errors[0]
-        raise ValidationFailed(
-            f"{first['field']}: {first['message']}", field=first["field"], details=errors
-        ) from None
+        raise validation_failed(exc) from None
 
 
 def parse_json(model: type[M]) -> M:

@@ -17,10 +17,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from exam_server import create_app
 from exam_server.demo import setup_demo
 from exam_server.extensions import db
 from tests.conftest import Api
@@ -75,6 +78,51 @@ def _api(client, username: str, password: str) -> Api:
     resp = client.post("/api/auth/token", json={"username": username, "password": password})
     assert resp.status_code == 200, resp.get_json()
     return Api(client, resp.get_json()["token"])
+
+
+def migrated_app(database_url: str, instance: Path, secret_key: str = "live-test-secret"):
+    """A testing app on ``database_url`` (instance folder ``instance``), its schema upgraded to
+    the newest migration."""
+    from exam_server.cli import upgrade_database
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": secret_key,
+        }
+    )
+    with app.app_context():
+        upgrade_database()
+        db.session.remove()
+    return app
+
+
+def release_database(app) -> None:
+    """Close the app's database connections (before a server process takes the database)."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def assign_proctor(
+    app, world: ExamWorld, *, policy: dict[str, Any] | None = None, reason: str = "监考安排"
+) -> None:
+    """The demo proctor assigned to the world's room and, when given, ``policy`` set as the
+    session's integrity policy (both by the demo administrator, with ``reason``)."""
+    admin = _api(app.test_client(), "admin", "admin-demo-1")
+    resp = admin.put(
+        f"/api/sessions/{world.session_id}/rooms/{world.room_id}/proctors",
+        json={"usernames": ["proctor"], "reason": reason},
+    )
+    assert resp.status_code == 200, resp.get_json()
+    if policy:
+        resp = admin.put(
+            f"/api/v1/proctor/sessions/{world.session_id}/policy",
+            json={"policy": policy, "reason": reason},
+        )
+        assert resp.status_code == 200, resp.get_json()
 
 
 def prepare_exam(
@@ -242,3 +290,32 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+@contextmanager
+def serving(app, database_url: str, instance: Path, **options: Any) -> Iterator[ServerProcess]:
+    """A :class:`ServerProcess` on ``app``'s database (``options`` as for it); at the end it
+    stops and the app's connections are closed."""
+    server = ServerProcess(database_url, instance, **options)
+    try:
+        yield server
+    finally:
+        server.stop()
+        with app.app_context():
+            db.engine.dispose()
+
+
+def sign_in(srv: ServerProcess, world: ExamWorld, i: int = 0) -> str:
+    """Candidate ``i`` of ``world`` signs in on ``srv``: their token."""
+    status, body = srv.post_json("/api/candidate/sign-in", world.sign_in_body(i))
+    assert status == 200, body
+    return body["token"]
+
+
+def answer_for(item: dict):
+    """An answer of the right shape for a paper ``item``."""
+    if item["type"] == "true_false":
+        return "T"
+    if item["type"] == "fill_blank":
+        return ["答"] * item["blanks"]
+    return ["A"]

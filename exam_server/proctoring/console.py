@@ -28,12 +28,12 @@ from typing import Any
 
 from flask import Flask, request
 from flask_login import current_user
-from flask_socketio import ConnectionRefusedError, Namespace, join_room, leave_room
+from flask_socketio import Namespace, join_room, leave_room
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from question_bank.errors import DomainError
-from question_bank.schema import error_list
 
+from .. import socket_replies as replies
 from ..extensions import db, socketio
 from ..models import Role, User
 from ..sessions import services as session_svc
@@ -290,11 +290,6 @@ class WatchIn(BaseModel):
     room_ids: list[StrictInt] | None = Field(None, min_length=1, max_length=500)
 
 
-def _refused(code: str, message: str) -> ConnectionRefusedError:
-    # Socket.IO's connect_error format: {message, data}; the data is our {error, message}.
-    return ConnectionRefusedError(message, {"error": code, "message": message})
-
-
 def _staff_user(auth: Any) -> User | None:
     """The signed-in staff user of the handshake: ``auth.token`` (a bearer API token) or the
     session cookie."""
@@ -318,9 +313,13 @@ class ProctorNamespace(Namespace):
         try:
             user = _staff_user(auth)
             if user is None:
-                raise _refused("unauthorized", "sign in first (session cookie or auth token)")
+                raise replies.refusal(
+                    "unauthorized", "sign in first (session cookie or auth token)"
+                )
             if not user.has_role(Role.PROCTOR, Role.SUPERVISOR):
-                raise _refused("forbidden", "the proctor console needs a proctor or supervisor")
+                raise replies.refusal(
+                    "forbidden", "the proctor console needs a proctor or supervisor"
+                )
             _viewers[request.sid] = Viewer(user.id, user.username)
         finally:
             db.session.remove()
@@ -331,21 +330,15 @@ class ProctorNamespace(Namespace):
     def on_watch(self, data: Any = None):
         viewer = _viewers.get(request.sid)
         if viewer is None:
-            return {"ok": False, "error": "unauthorized", "message": "sign in again"}
+            return replies.unauthorized()
         try:
             p = WatchIn.model_validate(data if data is not None else {})
         except ValidationError as exc:
-            first = error_list(exc)[0]
-            return {
-                "ok": False,
-                "error": "validation_error",
-                "message": f"{first['field']}: {first['message']}",
-                "field": first["field"],
-            }
+            return replies.invalid(exc)
         try:
             user = _viewer_user(viewer)
             if user is None:
-                return {"ok": False, "error": "unauthorized", "message": "sign in again"}
+                return replies.unauthorized()
             es = session_svc.get_session(db.session, p.session_id)
             scope = svc.scope_for(db.session, user, es)
             now = server_now()
@@ -367,21 +360,17 @@ class ProctorNamespace(Namespace):
             viewer.session_id, viewer.rooms = es.id, rooms
             return {"ok": True, **snap}
         except DomainError as exc:
-            return {"ok": False, **exc.to_dict()}
+            return replies.domain_error(exc)
         except Exception:
             log.exception("proctor watch failed")
-            return {
-                "ok": False,
-                "error": "internal_error",
-                "message": "the server failed to handle this event",
-            }
+            return replies.internal_error()
         finally:
             db.session.remove()
 
     def on_unwatch(self, data: Any = None):
         viewer = _viewers.get(request.sid)
         if viewer is None:
-            return {"ok": False, "error": "unauthorized", "message": "sign in again"}
+            return replies.unauthorized()
         for room_id in viewer.rooms:
             leave_room(room_channel(room_id))
         viewer.session_id, viewer.rooms = None, frozenset()

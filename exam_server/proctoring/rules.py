@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .models import IncidentKind as K
 from .models import Severity
@@ -32,7 +32,7 @@ State = dict[str, Any]
 
 # Signal kinds the candidate page reports (``signal {kind, duration_ms?, client_time?,
 # detail?}``) and the incident kind each one feeds.
-SIGNAL_KINDS = (
+SignalKind = Literal[
     "hidden",
     "blur",
     "fullscreen_exit",
@@ -41,7 +41,8 @@ SIGNAL_KINDS = (
     "context_menu",
     "second_screen",
     "small_window",
-)
+]
+SIGNAL_KINDS: tuple[str, ...] = get_args(SignalKind)
 _SIMPLE: dict[str, tuple[str, str]] = {
     "fullscreen_exit": (K.FULLSCREEN_EXIT, Severity.LOW),
     "copy": (K.CLIPBOARD, Severity.MEDIUM),
@@ -192,6 +193,21 @@ def _sizes(d: dict[str, Any]) -> dict[str, Any]:
     return {k: d[k] for k in ("width", "height", "screen_width", "screen_height") if k in d}
 
 
+def _small_window(
+    policy: IntegrityPolicy, state: State, now: float, source: str, sizes: dict[str, Any]
+) -> IncidentDraft:
+    """A ``small_window`` draft (low) from a ``source`` (signal kind or ``heartbeat``) that
+    reported the window and screen ``sizes``."""
+    return _draft(
+        policy,
+        state,
+        K.SMALL_WINDOW,
+        Severity.LOW,
+        now,
+        event={"signal": source, **_sizes(sizes)},
+    )
+
+
 def on_signal(
     policy: IntegrityPolicy,
     state: State | None,
@@ -227,16 +243,7 @@ def on_signal(
         small = _is_small(policy, detail)
         if small is not False:
             state["small"] = True
-            drafts = [
-                _draft(
-                    policy,
-                    state,
-                    K.SMALL_WINDOW,
-                    Severity.LOW,
-                    now,
-                    event={"signal": kind, **_sizes(detail)},
-                )
-            ]
+            drafts = [_small_window(policy, state, now, kind, detail)]
     if any(d.severity == Severity.HIGH for d in drafts):
         drafts += _policy_pause(policy, state, now)
     return state, drafts
@@ -247,18 +254,20 @@ def close_gap(state: State, now: float) -> list[IncidentDraft]:
     gap = state.pop("gap", None)
     if not gap:
         return []
-    start = float(gap["from"])
-    return [
-        IncidentDraft(
-            K.DISCONNECTED,
-            Severity.INFO,
-            now,
-            {"from": start, "to": now, "seconds": round(now - start)},
-            {"at": now, "reconnected": True},
-            close=True,
-            incident_id=gap.get("id"),
-        )
-    ]
+    return [_reconnected(float(gap["from"]), now, close=True, incident_id=gap.get("id"))]
+
+
+def _reconnected(start: float, now: float, **flags: Any) -> IncidentDraft:
+    """The complete record of a disconnection from ``start`` that ended with a reconnection
+    at ``now``."""
+    return IncidentDraft(
+        K.DISCONNECTED,
+        Severity.INFO,
+        now,
+        {"from": start, "to": now, "seconds": round(now - start)},
+        {"at": now, "reconnected": True},
+        **flags,
+    )
 
 
 def on_heartbeat(
@@ -279,16 +288,7 @@ def on_heartbeat(
     small = _is_small(policy, beat)
     if small is not None:
         if small and not state.get("small"):
-            drafts.append(
-                _draft(
-                    policy,
-                    state,
-                    K.SMALL_WINDOW,
-                    Severity.LOW,
-                    now,
-                    event={"signal": "heartbeat", **_sizes(beat)},
-                )
-            )
+            drafts.append(_small_window(policy, state, now, "heartbeat", beat))
         if bool(state.get("small")) != small:
             state["small"] = small
     screens = beat.get("screens")
@@ -356,47 +356,27 @@ def on_reconnect(
     if not drafts and last_beat is not None:
         start = ts(last_beat)
         if now - start > policy.heartbeat_gap_seconds:
-            drafts.append(
-                IncidentDraft(
-                    K.DISCONNECTED,
-                    Severity.INFO,
-                    now,
-                    {"from": start, "to": now, "seconds": round(now - start)},
-                    {"at": now, "reconnected": True},
-                )
-            )
+            drafts.append(_reconnected(start, now))
     ip, ua = ip or "", ua or ""
     if "ip" not in state and "ua" not in state:
         state["ip"], state["ua"] = ip, ua
         return state, drafts
-    if ip and ip != state.get("ip"):
-        drafts.append(
-            _draft(
-                policy,
-                state,
-                K.NEW_IP,
-                Severity.MEDIUM,
-                now,
-                evidence={"ip": ip, "previous_ip": state.get("ip")},
-                event={"ip": ip, "previous_ip": state.get("ip")},
-                mergeable=False,
+    for key, kind, value in (("ip", K.NEW_IP, ip), ("ua", K.NEW_BROWSER, ua)):
+        if value and value != state.get(key):
+            change = {key: value, f"previous_{key}": state.get(key)}
+            drafts.append(
+                _draft(
+                    policy,
+                    state,
+                    kind,
+                    Severity.MEDIUM,
+                    now,
+                    evidence=change,
+                    event=change,
+                    mergeable=False,
+                )
             )
-        )
-        state["ip"] = ip
-    if ua and ua != state.get("ua"):
-        drafts.append(
-            _draft(
-                policy,
-                state,
-                K.NEW_BROWSER,
-                Severity.MEDIUM,
-                now,
-                evidence={"ua": ua, "previous_ua": state.get("ua")},
-                event={"ua": ua, "previous_ua": state.get("ua")},
-                mergeable=False,
-            )
-        )
-        state["ua"] = ua
+            state[key] = value
     return state, drafts
 
 

@@ -32,7 +32,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from flask import current_app, has_app_context
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
@@ -48,6 +48,7 @@ from ..delivery.models import Attempt, AttemptAnswer, AttemptState
 from ..models import Role
 from ..sessions import services as session_svc
 from ..sessions.models import Eligibility, ExamSession, Registration, Room
+from ..validation import validation_failed
 from . import rules
 from .models import (
     Incident,
@@ -260,13 +261,7 @@ def set_policy(
     try:
         policy = parse_policy(data)
     except ValidationError as exc:
-        from question_bank.schema import error_list
-
-        errors = error_list(exc)
-        first = errors[0]
-        raise ValidationFailed(
-            f"{first['field']}: {first['message']}", field=first["field"], details=errors
-        ) from None
+        raise validation_failed(exc) from None
     stored = policy.model_dump(exclude_defaults=True) or None
     before = es.integrity_policy
     es.integrity_policy = stored
@@ -703,8 +698,8 @@ def _mark_gaps_credited(
 
 
 ROOM_TOUCH_EVERY = 1.0  # seconds
-# (presence, room id) -> the last contact this process stamped
-_ROOM_TOUCHED: dict[tuple[int, int], float] = {}
+# (presence, room id or None for any room) -> the last contact this process stamped
+_ROOM_TOUCHED: dict[tuple[int, int | None], float] = {}
 
 
 def note_room_contact(
@@ -728,6 +723,11 @@ def note_room_contact(
     if 0 <= t - _ROOM_TOUCHED.get(key, -1e18) < ROOM_TOUCH_EVERY:
         return []
     _ROOM_TOUCHED[key] = t
+    anywhere = (id(presence), None)
+    if not 0 <= t - _ROOM_TOUCHED.get(anywhere, -1e18) < ROOM_TOUCH_EVERY:
+        # The server handled a heartbeat: it was not down, however late its sweeps ran.
+        _ROOM_TOUCHED[anywhere] = t
+        presence.stamp("contact", t)
     prev = presence.touch_room(room_id, t)
     if prev is None or t - prev <= policy.room_outage_seconds:
         return []
@@ -759,6 +759,13 @@ def check_server_outage(
     prev = presence.server_alive(t)
     if prev is None or t - prev <= DEFAULT_POLICY.room_outage_seconds:
         return []
+    # Late sweeps alone are no outage: an overloaded process runs its sweeper late but still
+    # handles heartbeats. Only a silence of both (every process down or frozen) is.
+    contact = presence.read_stamp("contact")
+    if contact is not None and contact > prev:
+        if t - contact <= DEFAULT_POLICY.room_outage_seconds:
+            return []
+        prev = contact
     if not presence.claim(f"server-outage:{int(prev)}", 3600):
         return []
     presence.stamp("outage-end", t)
@@ -1275,7 +1282,7 @@ def snapshot(
 
 # -- proctor actions ---------------------------------------------------------------------------
 
-ACTIONS = (
+ActionName = Literal[
     "start_room",
     "pause",
     "resume",
@@ -1288,7 +1295,8 @@ ACTIONS = (
     "confirm_incident",
     "credit_disconnection",
     "close_session",
-)
+]
+ACTIONS: tuple[str, ...] = get_args(ActionName)
 SEAT_ACTIONS = (
     "pause",
     "resume",
@@ -1307,20 +1315,7 @@ class ActionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    action: Literal[
-        "start_room",
-        "pause",
-        "resume",
-        "extra_time",
-        "warn",
-        "approve_move",
-        "force_submit",
-        "void",
-        "dismiss_incident",
-        "confirm_incident",
-        "credit_disconnection",
-        "close_session",
-    ]
+    action: ActionName
     reason: str = Field(min_length=2, max_length=1000)
     registration_ids: list[StrictInt] | None = Field(None, min_length=1, max_length=5000)
     room_id: StrictInt | None = None

@@ -17,10 +17,15 @@ import socketio
 from sqlalchemy import create_engine, text, update
 
 from exam_server import create_app
-from exam_server.cli import upgrade_database
-from exam_server.extensions import db
 from tests.conftest import service_missing
-from tests.live_support import ServerProcess, prepare_exam
+from tests.live_support import (
+    ServerProcess,
+    answer_for,
+    migrated_app,
+    prepare_exam,
+    release_database,
+    sign_in,
+)
 
 pytestmark = pytest.mark.live
 
@@ -28,20 +33,9 @@ pytestmark = pytest.mark.live
 @pytest.fixture
 def exam_db(database_url: str, tmp_path: Path):
     """An exam ready to sit on this test's database (SQLite file or PostgreSQL)."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "INSTANCE_PATH": str(tmp_path / "prep"),
-            "SECRET_KEY": "live-test-secret",
-        }
-    )
-    with app.app_context():
-        upgrade_database()
+    app = migrated_app(database_url, tmp_path / "prep")
     world = prepare_exam(app, candidates=3, duration_minutes=60, earliest_submit_minutes=0)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    release_database(app)
     return database_url, world
 
 
@@ -52,12 +46,6 @@ def server(exam_db, tmp_path: Path):
     yield srv
     srv.stop()
     assert "Traceback" not in srv.log(), srv.log()
-
-
-def sign_in(srv: ServerProcess, world, i: int = 0) -> str:
-    status, body = srv.post_json("/api/candidate/sign-in", world.sign_in_body(i))
-    assert status == 200, body
-    return body["token"]
 
 
 def connect(srv: ServerProcess, token: str) -> socketio.Client:
@@ -74,14 +62,6 @@ def connect(srv: ServerProcess, token: str) -> socketio.Client:
 
 def call(client: socketio.Client, event: str, data=None):
     return client.call(event, data if data is not None else {}, namespace="/candidate", timeout=15)
-
-
-def answer_for(item: dict):
-    if item["type"] == "true_false":
-        return "T"
-    if item["type"] == "fill_blank":
-        return ["答"] * item["blanks"]
-    return ["A"]
 
 
 def test_reconnect_and_reload_resume_exactly(exam_db, server):
@@ -228,9 +208,7 @@ def test_two_processes_share_postgres_and_redis_and_submit_exactly_once(request,
         }
     )
     world = prepare_exam(app, candidates=12, duration_minutes=60)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    release_database(app)
     fast = {"EXAM_SWEEP_INTERVAL_SECONDS": "0.2"}
     a = ServerProcess(url, tmp_path / "a", redis_url=redis_url, extra_env=fast)
     b = ServerProcess(url, tmp_path / "b", redis_url=redis_url, extra_env=fast)
@@ -272,20 +250,9 @@ def test_two_processes_share_postgres_and_redis_and_submit_exactly_once(request,
 
 
 def test_waiting_candidates_hear_the_room_start(database_url, tmp_path: Path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "INSTANCE_PATH": str(tmp_path / "prep"),
-            "SECRET_KEY": "live-test-secret",
-        }
-    )
-    with app.app_context():
-        upgrade_database()
+    app = migrated_app(database_url, tmp_path / "prep")
     world = prepare_exam(app, candidates=2, start=False)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    release_database(app)
     srv = ServerProcess(database_url, tmp_path / "server")
     try:
         client = connect(srv, sign_in(srv, world))

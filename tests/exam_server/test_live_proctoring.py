@@ -28,11 +28,18 @@ import pytest
 import socketio
 from sqlalchemy import create_engine, event, text
 
-from exam_server import create_app
-from exam_server.cli import upgrade_database
 from exam_server.extensions import db
 from tests.conftest import service_missing
-from tests.live_support import ServerProcess, free_port, prepare_exam
+from tests.live_support import (
+    ServerProcess,
+    answer_for,
+    assign_proctor,
+    free_port,
+    migrated_app,
+    prepare_exam,
+    release_database,
+    sign_in,
+)
 
 pytestmark = pytest.mark.live
 
@@ -94,38 +101,10 @@ def prepare(
     policy: dict[str, Any] | None = None,
 ):
     """An exam ready to sit, the demo proctor assigned to its room, an optional policy."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "INSTANCE_PATH": str(tmp_path / "prep"),
-            "SECRET_KEY": "live-test-secret",
-        }
-    )
-    with app.app_context():
-        upgrade_database()
+    app = migrated_app(database_url, tmp_path / "prep")
     world = prepare_exam(app, candidates=candidates, duration_minutes=60)
-    client = app.test_client()
-    token = client.post(
-        "/api/auth/token", json={"username": "admin", "password": "admin-demo-1"}
-    ).get_json()["token"]
-    auth = {"Authorization": f"Bearer {token}"}
-    resp = client.put(
-        f"/api/sessions/{world.session_id}/rooms/{world.room_id}/proctors",
-        json={"usernames": ["proctor"], "reason": "监考安排"},
-        headers=auth,
-    )
-    assert resp.status_code == 200, resp.get_json()
-    if policy:
-        resp = client.put(
-            f"/api/v1/proctor/sessions/{world.session_id}/policy",
-            json={"policy": policy, "reason": "测试"},
-            headers=auth,
-        )
-        assert resp.status_code == 200, resp.get_json()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    assign_proctor(app, world, policy=policy)
+    release_database(app)
     return world
 
 
@@ -168,12 +147,6 @@ def act(srv: ServerProcess, token: str, world, action: str, **fields: Any) -> di
     )
     assert status == 200, body
     return body
-
-
-def sign_in(srv: ServerProcess, world, i: int = 0) -> str:
-    status, body = srv.post_json("/api/candidate/sign-in", world.sign_in_body(i))
-    assert status == 200, body
-    return body["token"]
 
 
 def candidate(srv: ServerProcess, token: str, device: str | None = "dev-a") -> socketio.Client:
@@ -260,12 +233,16 @@ def seat_row(client: socketio.Client, reg_id: int, pred: Callable[[dict], bool],
     return next(s for s in data["seats"] if s["registration_id"] == reg_id)
 
 
-def answer_for(item: dict):
-    if item["type"] == "true_false":
-        return "T"
-    if item["type"] == "fill_blank":
-        return ["答"] * item["blanks"]
-    return ["A"]
+def watched_seat(
+    srv: ServerProcess, world, i: int = 0
+) -> tuple[int, str, socketio.Client, socketio.Client]:
+    """Candidate ``i`` signed in and connected (``hello`` done) while the demo proctor watches
+    the session: ``(registration id, proctor token, console, candidate client)``."""
+    proctor_token = staff_token(srv)
+    proctor = console(srv, proctor_token, world.session_id)
+    client = candidate(srv, sign_in(srv, world, i))
+    call(client, "hello")
+    return world.candidates[i].registration_id, proctor_token, proctor, client
 
 
 def no_tracebacks(*servers: ServerProcess) -> None:
@@ -404,11 +381,7 @@ def test_move_to_a_spare_machine_after_the_proctor_approves(world, server):
 
 def test_pause_and_resume_keep_the_remaining_time_exact(world, server):
     url, w = world
-    reg = w.candidates[0].registration_id
-    proctor_token = staff_token(server)
-    proctor = console(server, proctor_token, w.session_id)
-    client = candidate(server, sign_in(server, w))
-    call(client, "hello")
+    reg, proctor_token, proctor, client = watched_seat(server, w)
 
     paused = act(server, proctor_token, w, "pause", registration_ids=[reg], reason="考生身体不适")
     left = paused["results"][0]["remaining_seconds"]
@@ -458,11 +431,7 @@ def test_pause_and_resume_keep_the_remaining_time_exact(world, server):
 
 def test_a_warning_is_pushed_shown_in_hello_and_its_ack_reaches_the_proctor(world, server):
     _url, w = world
-    reg = w.candidates[2].registration_id
-    proctor_token = staff_token(server)
-    proctor = console(server, proctor_token, w.session_id)
-    client = candidate(server, sign_in(server, w, 2))
-    call(client, "hello")
+    reg, proctor_token, proctor, client = watched_seat(server, w, 2)
 
     outcome = act(
         server, proctor_token, w, "warn", registration_ids=[reg], text="请勿东张西望", reason="提醒"
@@ -494,10 +463,7 @@ def test_a_warning_is_pushed_shown_in_hello_and_its_ack_reaches_the_proctor(worl
 
 def test_hidden_tab_reaches_the_console_within_two_seconds(world, server):
     _url, w = world
-    reg = w.candidates[0].registration_id
-    proctor = console(server, staff_token(server), w.session_id)
-    client = candidate(server, sign_in(server, w))
-    call(client, "hello")
+    reg, _token, proctor, client = watched_seat(server, w)
 
     ack = beat(client, width=1920, height=1080, screen_width=1920, screen_height=1080, screens=1)
     assert ack["ok"] and abs(ack["server_time"] / 1000 - time.time()) < 5
@@ -545,11 +511,7 @@ def test_a_silent_seat_gets_a_disconnection_record_and_its_time_back(database_ur
         database_url, tmp_path / "server", extra_env={"EXAM_SWEEP_INTERVAL_SECONDS": "0.5"}
     )
     try:
-        reg = w.candidates[0].registration_id
-        proctor_token = staff_token(srv)
-        proctor = console(srv, proctor_token, w.session_id)
-        client = candidate(srv, sign_in(srv, w))
-        call(client, "hello")
+        reg, proctor_token, proctor, client = watched_seat(srv, w)
         beat(client)
         # The socket stays open but no heartbeat comes (a frozen page, a cable pulled).
         opened = proctor.rec.wait(

@@ -65,6 +65,27 @@ def user(name: str) -> User:
     return db.session.scalar(select(User).where(User.username == name))
 
 
+def act(p, who: str, action: str, reason: str, **fields) -> services.ActionOutcome:
+    """``who`` performs the proctor ``action`` now (not committed)."""
+    body = {"action": action, "reason": reason, **fields}
+    return services.perform_action(db.session, user(who), p.sid, body, p.now())
+
+
+def save_an_answer(p, a):
+    """Answer ``["A"]`` to the first question of attempt ``a``, now (sequence number 1)."""
+    return delivery.save(
+        db.session,
+        a,
+        kind="answer",
+        seq=1,
+        position=1,
+        value=["A"],
+        client_time=None,
+        now=p.now(),
+        grace_seconds=5,
+    )
+
+
 def test_signals_become_incidents_merged_and_escalated(app, proctored):
     p = proctored
     reg = p.regs["张三"]
@@ -169,13 +190,7 @@ def test_one_seat_one_device_and_an_approved_move(app, proctored):
     rows = services.seat_rows(db.session, [p.room_a], p.presence, p.now())[p.room_a]
     assert next(r for r in rows if r["registration_id"] == reg)["move_pending"] is True
     # The proctor approves the move.
-    outcome = services.perform_action(
-        db.session,
-        user("proctor"),
-        p.sid,
-        {"action": "approve_move", "reason": "原机器蓝屏", "registration_ids": [reg]},
-        p.now(),
-    )
+    outcome = act(p, "proctor", "approve_move", "原机器蓝屏", registration_ids=[reg])
     db.session.commit()
     assert outcome.results == [
         {"registration_id": reg, "ok": True, "device": "dev-2", "incident_id": move.id}
@@ -213,17 +228,13 @@ def test_a_disconnection_record_and_its_one_click_credit(app, proctored):
     assert closed.id == opened.id
     assert closed.evidence["to"] == back.isoformat() and closed.evidence["seconds"] == 47
     remaining = delivery.remaining_seconds(p.attempt("李四"), p.now())
-    outcome = services.perform_action(
-        db.session,
-        user("proctor"),
-        p.sid,
-        {
-            "action": "credit_disconnection",
-            "reason": "网络中断，补时",
-            "registration_ids": [reg],
-            "incident_id": opened.id,
-        },
-        p.now(),
+    outcome = act(
+        p,
+        "proctor",
+        "credit_disconnection",
+        "网络中断，补时",
+        registration_ids=[reg],
+        incident_id=opened.id,
     )
     db.session.commit()
     assert outcome.results[0]["ok"] and outcome.results[0]["seconds"] == 47
@@ -231,13 +242,7 @@ def test_a_disconnection_record_and_its_one_click_credit(app, proctored):
     assert delivery.remaining_seconds(a, p.now()) == remaining + 47 and a.extra_seconds == 47
     inc = incidents(reg, "disconnected")[0]
     assert inc.credited_seconds == 47 and inc.status == "resolved"
-    again = services.perform_action(
-        db.session,
-        user("proctor"),
-        p.sid,
-        {"action": "credit_disconnection", "reason": "再补", "registration_ids": [reg]},
-        p.now(),
-    )
+    again = act(p, "proctor", "credit_disconnection", "再补", registration_ids=[reg])
     assert again.results[0]["ok"] is False and again.results[0]["error"] == "conflict"
 
 
@@ -303,16 +308,27 @@ def test_a_server_outage_is_credited_to_everyone_once(app, proctored):
     assert incidents(kind="room_outage") == []
 
 
+def test_late_sweeps_while_heartbeats_are_handled_are_no_outage(app, proctored):
+    """An overloaded process runs its sweeper late, but it still handles heartbeats: that is
+    no server outage, and nobody gets time credited for it."""
+    p = proctored
+    connect(p, "张三")
+    services.handle_heartbeat(db.session, p.regs["张三"], "s1", {}, p.now())
+    assert services.sweep(db.session, p.now()) == []  # first stamp
+    before = {n: p.attempt(n).deadline for n in ("张三", "李四", "赵六")}
+    for _ in range(6):  # 60 s without a sweep, heartbeats every 10 s
+        services.handle_heartbeat(db.session, p.regs["张三"], "s1", {}, p.advance(10))
+    found = services.sweep(db.session, p.now())
+    db.session.commit()
+    assert [i for i in found if i.kind == "server_outage"] == []
+    for name in ("张三", "李四", "赵六"):
+        assert p.attempt(name).deadline == before[name]
+
+
 def test_warnings_are_sent_listed_and_acknowledged(app, proctored):
     p = proctored
     reg = p.regs["张三"]
-    services.perform_action(
-        db.session,
-        user("proctor"),
-        p.sid,
-        {"action": "warn", "reason": "东张西望", "registration_ids": [reg], "text": "请勿交头接耳"},
-        p.now(),
-    )
+    act(p, "proctor", "warn", "东张西望", registration_ids=[reg], text="请勿交头接耳")
     db.session.commit()
     services.dispatch(db.session)
     [warning] = services.pending_warnings(db.session, reg)
@@ -331,28 +347,12 @@ def test_warnings_are_sent_listed_and_acknowledged(app, proctored):
 
 def test_void_makes_saves_refuse(app, proctored):
     p = proctored
-    services.perform_action(
-        db.session,
-        user("proctor"),
-        p.sid,
-        {"action": "void", "reason": "替考", "registration_ids": [p.regs["张三"]]},
-        p.now(),
-    )
+    act(p, "proctor", "void", "替考", registration_ids=[p.regs["张三"]])
     db.session.commit()
     a = p.attempt("张三")
     assert a.state == "voided"
     with pytest.raises(AlreadySubmitted):
-        delivery.save(
-            db.session,
-            a,
-            kind="answer",
-            seq=1,
-            position=1,
-            value=["A"],
-            client_time=None,
-            now=p.now(),
-            grace_seconds=5,
-        )
+        save_an_answer(p, a)
     [voided] = events("attempt.voided")
     assert voided.reason == "替考" and json.loads(voided.data)["from"] == "running"
 
@@ -363,17 +363,7 @@ def test_seat_rows_show_each_state(app, proctored):
     services.handle_heartbeat(db.session, p.regs["张三"], "s1", {"visible": True}, p.now())
     services.handle_signal(db.session, p.regs["张三"], {"kind": "paste"}, p.now())
     a = p.attempt("张三")
-    delivery.save(
-        db.session,
-        a,
-        kind="answer",
-        seq=1,
-        position=1,
-        value=["A"],
-        client_time=None,
-        now=p.now(),
-        grace_seconds=5,
-    )
+    save_an_answer(p, a)
     db.session.commit()
     rows = services.seat_rows(db.session, [p.room_a, p.room_b], p.presence, p.now())
     zhang = next(r for r in rows[p.room_a] if r["name"] == "张三")
@@ -391,13 +381,7 @@ def test_seat_rows_show_each_state(app, proctored):
     assert [r["name"] for r in only[p.room_a]] == ["李四"]
     # Paused, submitted and voided seats.
     for name, action in (("张三", "pause"), ("李四", "force_submit"), ("赵六", "void")):
-        services.perform_action(
-            db.session,
-            user("admin"),
-            p.sid,
-            {"action": action, "reason": "测试状态", "registration_ids": [p.regs[name]]},
-            p.now(),
-        )
+        act(p, "admin", action, "测试状态", registration_ids=[p.regs[name]])
     db.session.commit()
     rows = services.seat_rows(db.session, [p.room_a, p.room_b], p.presence, p.now())
     states = {r["name"]: r["state"] for room in rows.values() for r in room}
@@ -409,13 +393,7 @@ def test_each_seat_of_a_bulk_action_is_its_own_transaction(app, proctored):
     es = db.session.get(ExamSession, p.sid)
     delivery.submit(db.session, Actor(None, "x"), p.attempt("李四"), es, p.now(), reason="proctor")
     db.session.commit()
-    outcome = services.perform_action(
-        db.session,
-        user("proctor"),
-        p.sid,
-        {"action": "extra_time", "reason": "停电补时", "room_id": p.room_a, "seconds": 300},
-        p.now(),
-    )
+    outcome = act(p, "proctor", "extra_time", "停电补时", room_id=p.room_a, seconds=300)
     db.session.commit()
     by_reg = {r["registration_id"]: r for r in outcome.results}
     assert by_reg[p.regs["张三"]]["ok"] is True

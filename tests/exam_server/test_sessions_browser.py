@@ -14,7 +14,8 @@ from exam_server.extensions import db
 from tests.conftest import Api, make_user
 from tests.exam_server.sessions_helpers import valid_id, wrong_check
 from tests.question_bank.helpers import OCC, add_item, approve, setup_bank
-from tests.web.test_browser import PASSWORD, browser, live_server, page, shot, sign_in, sign_out
+from tests.web.conftest import browser
+from tests.web.test_browser import PASSWORD, live_server, page, shot, sign_in, sign_out
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser", "live_server", "page"]  # fixtures used by name

@@ -4,16 +4,15 @@ both languages (SQLite only: the pages add nothing database-specific)."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 
 from exam_server import WEB_DIR
-from tests.conftest import make_user
 from tests.exam_server import sessions_helpers as helpers
 from tests.exam_server.sessions_helpers import create_session, make_release
-from tests.web.conftest import csrf_from
-from tests.web.test_pages import audit
+from tests.web.conftest import login
+from tests.web.test_i18n import script_texts
+from tests.web.test_pages import audit, check_markup
 
 fast_passwords = helpers.fast_passwords
 SCRIPTS = ("sessions.js", "sessions_detail.js", "sessions_common.js")
@@ -24,24 +23,11 @@ def backend(request) -> str:
     return request.param
 
 
-def login(app, username: str):
-    """A browser signed in through the /login form as an existing user."""
-    client = app.test_client()
-    token = csrf_from(client.get("/login").text)
-    resp = client.post(
-        "/login", data={"username": username, "password": "password-123", "csrf_token": token}
-    )
-    assert resp.status_code == 302
-    return client
-
-
 def browser(app, *roles: str, username: str | None = None):
     """A browser signed in as a new user with ``roles`` (none: not signed in)."""
     if not roles:
         return app.test_client()
-    name = username or "web-" + "-".join(roles)
-    make_user(name, roles)
-    return login(app, name)
+    return login(app, username or "web-" + "-".join(roles), *roles)
 
 
 @pytest.fixture
@@ -79,20 +65,7 @@ def test_pages_are_accessible_and_fit_the_csp(app, planned):
     for path in ("/sessions", f"/sessions/{planned['id']}"):
         resp = client.get(path)
         page = audit(resp.text)
-        for script in page.scripts:
-            assert script.get("src") or script.get("type") == "application/json", (path, script)
-        assert not page.inline_styles and not page.style_tags and not page.inline_handlers
-        assert page.h1 == 1 and page.tables == page.captions
-        duplicates = {i for i in page.ids if page.ids.count(i) > 1}
-        assert not duplicates, (path, duplicates)
-        for index, control in enumerate(page.controls):
-            labelled = (
-                control.get("id") in page.label_for
-                or index in page.wrapped_controls
-                or control.get("aria-label")
-                or control.get("aria-labelledby")
-            )
-            assert labelled, (path, control)
+        check_markup(page, path)
         assert 'role="status"' in resp.text and 'role="alert"' in resp.text
         for asset in page.assets:
             assert client.get(asset).status_code == 200, asset
@@ -112,33 +85,10 @@ def test_home_links_to_sessions_for_session_roles(app):
     assert 'href="/sessions"' not in browser(app, "editor").get("/").text
 
 
-@contextmanager
-def request_in(app, query: str):
-    import flask_babel
-
-    with app.test_request_context(f"/{query}"):
-        flask_babel.refresh()
-        yield
-
-
-def leaves(node, prefix=""):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from leaves(value, f"{prefix}{key}.")
-    else:
-        yield prefix.rstrip("."), node
-
-
 def test_every_script_text_exists_and_is_translated(app):
     from exam_server.views.sessions import session_strings
 
-    with request_in(app, "?lang=en"):
-        english = dict(leaves(session_strings()))
-    with request_in(app, "?lang=zh_CN"):
-        chinese = dict(leaves(session_strings()))
-    assert english.keys() == chinese.keys()
-    same = [k for k in english if english[k] == chinese[k]]
-    assert not same, same
+    english = script_texts(app, session_strings)
     js = WEB_DIR / "static" / "js"
     used = set()
     for name in SCRIPTS:

@@ -8,7 +8,6 @@ release and sees its diff listing the added items. Screenshots go to /tmp/screen
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -22,14 +21,12 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from exam_server import create_app
 from exam_server.extensions import db
 from question_bank.schema import ItemContent, ItemDraft
-from tests.conftest import make_user, service_missing
+from tests.conftest import make_user
 from tests.question_bank.helpers import OCC, TREE
+from tests.web.conftest import Tabs, screenshot
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("EXAM_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENS = Path("/tmp/screens")
 PASSWORD = "password-123"
 CODES = ["WEB-TF-1", "WEB-SC-1", "WEB-FB-1"]
 
@@ -96,44 +93,14 @@ def bank(live_server) -> SimpleNamespace:
     return SimpleNamespace(client=client, headers=auth)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        service_missing("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        service_missing("Playwright", str(exc))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
 def page(browser, live_server):
-    """A fresh Chinese-speaking browser tab; console errors and CSP violations fail the test."""
-    context = browser.new_context(
-        locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=True
-    )
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    problems: list[str] = []
-
-    def console(msg) -> None:
-        # Refused API calls (403, 409, 422) are expected in some tests; the browser logs each
-        # as "Failed to load resource". Anything else (CSP violations, script errors) counts.
-        if msg.type == "error" and "Failed to load resource" not in msg.text:
-            problems.append(f"console {msg.type}: {msg.text}")
-
-    tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    tab.on("console", console)
-    tab.base = live_server.url
-    yield tab
-    context.close()
-    assert not problems, "\n".join(problems)
+    """A fresh Chinese-speaking browser tab; console errors and CSP violations fail the test.
+    Refused API calls (403, 409, 422) are expected in some tests; the browser logs each as
+    "Failed to load resource"."""
+    tabs = Tabs(browser, live_server.url)
+    yield tabs.open(timeout=15_000, accept_downloads=True)
+    tabs.close()
 
 
 def sign_in(page, username: str) -> None:
@@ -149,9 +116,7 @@ def sign_out(page) -> None:
     page.wait_for_url(re.compile(r".*/login$"))
 
 
-def shot(page, name: str) -> None:
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+shot = screenshot
 
 
 def three_items_xlsx(path: Path) -> Path:

@@ -21,18 +21,17 @@ import json
 import re
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
-from exam_server import WEB_DIR, create_app
+from exam_server import WEB_DIR
 from exam_server.delivery.models import Attempt, AttemptAnswer
 from exam_server.extensions import db
 from tests.conftest import service_missing
-from tests.live_support import ServerProcess, prepare_exam
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENS
+from tests.live_support import migrated_app, prepare_exam, release_database, serving
+from tests.web.conftest import Tabs, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -58,23 +57,11 @@ def world(tmp_path_factory) -> Iterator[SimpleNamespace]:
     """Three sessions on one database, served by a real server process:
     ``running`` (unified, started), ``waiting`` (unified, starts in 10 minutes, submission
     from 30 minutes after the start) and ``window`` (each candidate starts within a window)."""
-    from exam_server.cli import upgrade_database
-
     if not (WEB_DIR / "node_modules" / "socket.io-client").is_dir():
         service_missing("web/node_modules", "run `./dev setup` (npm ci in web/) first")
     base = tmp_path_factory.mktemp("candidate")
     url = f"sqlite:///{base / 'exam.sqlite'}"
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "INSTANCE_PATH": str(base / "instance"),
-            "SECRET_KEY": "candidate-browser-test",
-        }
-    )
-    with app.app_context():
-        upgrade_database()
-        db.session.remove()
+    app = migrated_app(url, base / "instance", "candidate-browser-test")
     running = prepare_exam(app, candidates=3, code="CAND-RUN")
     waiting = prepare_exam(
         app,
@@ -85,72 +72,31 @@ def world(tmp_path_factory) -> Iterator[SimpleNamespace]:
         scheduled_start=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10),
     )
     window = prepare_exam(app, candidates=1, code="CAND-WIN", start_mode="window")
-    with app.app_context():
-        db.engine.dispose()
-    server = ServerProcess(url, base / "instance")
-    try:
+    release_database(app)
+    with serving(app, url, base / "instance") as server:
         yield SimpleNamespace(
             app=app, url=server.url, running=running, waiting=waiting, window=window, server=server
         )
-    finally:
-        server.stop()
-        with app.app_context():
-            db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        service_missing("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        service_missing("Playwright", str(exc))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
 def new_page(browser, world):
-    """``new_page(locale=…, clock_shift=False, width=1280)`` -> a tab in a fresh context; script
+    """``new_page(locale=…, fast_clock=False, width=1280)`` -> a tab in a fresh context; script
     errors and CSP violations fail the test."""
-    contexts = []
-    problems: list[str] = []
+    # Expected while the network is switched off in a test.
+    tabs = Tabs(
+        browser, world.url, expected=("ERR_INTERNET_DISCONNECTED", "Failed to load resource")
+    )
 
     def factory(locale: str = "zh-CN", *, fast_clock: bool = False, width: int = 1280):
-        context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
-        context.set_default_timeout(10_000)
-        if fast_clock:
-            context.add_init_script(TWO_HOURS_FAST)
-        contexts.append(context)
-        page = context.new_page()
-
-        def console(msg) -> None:
-            text = msg.text
-            # Expected while the network is switched off in a test.
-            if "ERR_INTERNET_DISCONNECTED" in text or "Failed to load resource" in text:
-                return
-            if msg.type == "error":
-                problems.append(f"console: {text}")
-
-        page.on("console", console)
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.base = world.url
-        return page
+        return tabs.open(locale, width=width, init_script=TWO_HOURS_FAST if fast_clock else None)
 
     yield factory
-    for context in contexts:
-        context.close()
-    assert not problems, "\n".join(problems)
+    tabs.close()
 
 
 def shot(page, name: str) -> None:
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENS / f"candidate-{name}.png"), full_page=True)
+    screenshot(page, f"candidate-{name}")
 
 
 def sign_in(page, exam, i: int = 0, *, query: str = "") -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gettext
 import io
+import json
 import re
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,6 +94,33 @@ def request_in(app, query: str):
         yield
 
 
+def leaves(node, prefix=""):
+    """``(dotted key, text)`` of every text in a nested dict of script texts."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix.rstrip("."), node
+
+
+def script_texts(app, strings: Callable[[], dict]) -> dict[str, str]:
+    """The English texts (by dotted key) of ``strings()``, the texts a view hands its page
+    scripts; checked to have the same keys in Chinese, every one of them translated."""
+    with request_in(app, "?lang=en"):
+        english = dict(leaves(strings()))
+    with request_in(app, "?lang=zh_CN"):
+        chinese = dict(leaves(strings()))
+    assert english.keys() == chinese.keys()
+    same = [k for k in english if english[k] == chinese[k]]
+    assert not same, same
+    return english
+
+
+def i18n_block(html: str) -> dict:
+    """The script texts a page carries in its ``<script id="i18n">`` JSON block."""
+    return json.loads(re.search(r'id="i18n">(.*?)</script>', html, re.S).group(1))
+
+
 def test_flask_babel_finds_the_catalog(app):
     from flask_babel import gettext as _
 
@@ -107,17 +136,4 @@ def test_chinese_script_texts_differ_from_english(app):
     """Every text the page scripts show is translated (no English left in the zh_CN UI)."""
     from exam_server.views.pages import js_strings
 
-    def leaves(node, prefix=""):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                yield from leaves(value, f"{prefix}{key}.")
-        else:
-            yield prefix.rstrip("."), node
-
-    with request_in(app, "?lang=en"):
-        english = dict(leaves(js_strings()))
-    with request_in(app, "?lang=zh_CN"):
-        chinese = dict(leaves(js_strings()))
-    assert english.keys() == chinese.keys()
-    same = [k for k in english if english[k] == chinese[k]]
-    assert not same, same
+    script_texts(app, js_strings)

@@ -129,6 +129,32 @@ def audit(html: str) -> PageAudit:
     return parser
 
 
+def check_markup(page: PageAudit, where: object = None, *, captions: bool = True) -> None:
+    """The checks every page passes (``where`` names it in a failure): CSP-friendly scripts and
+    styles, one h1, every table captioned (unless not ``captions``), unique ids and every
+    visible form control labelled."""
+    # CSP: scripts are files from this server or inert JSON; no inline styles or handlers.
+    for script in page.scripts:
+        assert script.get("src") or script.get("type") == "application/json", (where, script)
+    assert not page.inline_styles and not page.style_tags, where
+    assert not page.inline_handlers, where
+    # Structure: one h1, every table has a caption, ids are unique.
+    assert page.h1 == 1, where
+    if captions:
+        assert page.tables == page.captions, where
+    duplicates = {i for i in page.ids if page.ids.count(i) > 1}
+    assert not duplicates, (where, duplicates)
+    # Every visible form control has a label (for=, wrapping, or aria-label/labelledby).
+    for index, control in enumerate(page.controls):
+        labelled = (
+            control.get("id") in page.label_for
+            or index in page.wrapped_controls
+            or control.get("aria-label")
+            or control.get("aria-labelledby")
+        )
+        assert labelled, (where, control)
+
+
 def test_pages_are_accessible_and_fit_the_content_security_policy(bank, client_as):
     client = client_as("admin")
     for path in pages(bank):
@@ -138,25 +164,7 @@ def test_pages_are_accessible_and_fit_the_content_security_policy(bank, client_a
         assert "script-src 'self'" in csp and "style-src 'self'" in csp
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         page = audit(resp.text)
-        # CSP: scripts are files from this server or inert JSON; no inline styles or handlers.
-        for script in page.scripts:
-            assert script.get("src") or script.get("type") == "application/json", (path, script)
-        assert not page.inline_styles and not page.style_tags, path
-        assert not page.inline_handlers, path
-        # Structure: one h1, every table has a caption, ids are unique.
-        assert page.h1 == 1, path
-        assert page.tables == page.captions, path
-        duplicates = {i for i in page.ids if page.ids.count(i) > 1}
-        assert not duplicates, (path, duplicates)
-        # Every visible form control has a label (for=, wrapping, or aria-label).
-        for index, control in enumerate(page.controls):
-            labelled = (
-                control.get("id") in page.label_for
-                or index in page.wrapped_controls
-                or control.get("aria-label")
-                or control.get("aria-labelledby")
-            )
-            assert labelled, (path, control)
+        check_markup(page, path)
         # Status and error messages are announced.
         if path.startswith("/bank/"):
             assert 'id="status" class="status" role="status" aria-live="polite"' in resp.text

@@ -31,16 +31,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from exam_server import WEB_DIR, create_app
-from exam_server.extensions import db
+from exam_server import WEB_DIR
 from tests.conftest import service_missing
-from tests.live_support import ServerProcess, _api, prepare_exam
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENS
+from tests.live_support import (
+    assign_proctor,
+    migrated_app,
+    prepare_exam,
+    release_database,
+    serving,
+)
+from tests.web.conftest import Tabs, screenshot
 from tests.web.test_candidate_browser import sign_in, wait_exam
 
 pytestmark = pytest.mark.browser
@@ -64,108 +68,43 @@ def world(tmp_path_factory) -> Iterator[SimpleNamespace]:
     """One running session, one room with three candidates and the demo proctor, a policy with
     short thresholds (a 1 s leave counts, 5 s without heartbeat is a disconnection), served by a
     real server process whose candidate pages beat every second."""
-    from exam_server.cli import upgrade_database
-
     if not (WEB_DIR / "node_modules" / "socket.io-client").is_dir():
         service_missing("web/node_modules", "run `./dev setup` (npm ci in web/) first")
     base = tmp_path_factory.mktemp("proctor")
     url = f"sqlite:///{base / 'exam.sqlite'}"
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "INSTANCE_PATH": str(base / "instance"),
-            "SECRET_KEY": "proctor-browser-test",
-        }
-    )
-    with app.app_context():
-        upgrade_database()
-        db.session.remove()
+    app = migrated_app(url, base / "instance", "proctor-browser-test")
     exam = prepare_exam(app, candidates=3, code="PROC-WEB")
-    admin = _api(app.test_client(), "admin", "admin-demo-1")
-    resp = admin.put(
-        f"/api/sessions/{exam.session_id}/rooms/{exam.room_id}/proctors",
-        json={"usernames": ["proctor"]},
+    assign_proctor(
+        app,
+        exam,
+        policy={"hidden_min_seconds": 1, "heartbeat_gap_seconds": 5},
+        reason="browser test",
     )
-    assert resp.status_code == 200, resp.get_json()
-    resp = admin.client.put(
-        f"/api/v1/proctor/sessions/{exam.session_id}/policy",
-        json={
-            "policy": {"hidden_min_seconds": 1, "heartbeat_gap_seconds": 5},
-            "reason": "browser test",
-        },
-        headers=admin._headers(),
-    )
-    assert resp.status_code == 200, resp.get_json()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    server = ServerProcess(
-        url,
-        base / "instance",
-        extra_env={"EXAM_HEARTBEAT_SECONDS": "1"},
-    )
-    try:
+    release_database(app)
+    with serving(app, url, base / "instance", extra_env={"EXAM_HEARTBEAT_SECONDS": "1"}) as server:
         yield SimpleNamespace(app=app, url=server.url, exam=exam, server=server)
-    finally:
-        server.stop()
-        with app.app_context():
-            db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        service_missing("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        service_missing("Playwright", str(exc))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
 def new_page(browser, world):
     """``new_page()`` -> a tab in a fresh context (its own storage: another computer); script
     errors and CSP violations fail the test."""
-    contexts = []
-    problems: list[str] = []
+    expected = (
+        "ERR_INTERNET_DISCONNECTED",
+        "Failed to load resource",  # refusals (409) and the offline network
+        "WebSocket connection",
+    )
+    tabs = Tabs(browser, world.url, expected=expected)
 
     def factory(width: int = 1280):
-        context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-
-        def console(msg) -> None:
-            text = msg.text
-            expected = (
-                "ERR_INTERNET_DISCONNECTED",
-                "Failed to load resource",  # refusals (409) and the offline network
-                "WebSocket connection",
-            )
-            if msg.type == "error" and not any(e in text for e in expected):
-                problems.append(f"console: {text}")
-
-        page.on("console", console)
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.base = world.url
-        return page
+        return tabs.open(width=width)
 
     yield factory
-    for context in contexts:
-        context.close()
-    assert not problems, "\n".join(problems)
+    tabs.close()
 
 
 def shot(page, name: str) -> None:
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENS / f"proctor-{name}.png"), full_page=True)
+    screenshot(page, f"proctor-{name}")
 
 
 def seat(console, reg_id: int) -> str:

@@ -5,16 +5,15 @@ no candidate secrets (ID numbers, access codes, answer keys)."""
 
 from __future__ import annotations
 
-import json
 import re
 
 from exam_server import WEB_DIR
 from tests.conftest import make_user
 from tests.exam_server import sessions_helpers as helpers
 from tests.exam_server.sessions_helpers import create_session, open_session
-from tests.web.conftest import csrf_from
-from tests.web.test_i18n import request_in
-from tests.web.test_pages import audit
+from tests.web.conftest import login
+from tests.web.test_i18n import i18n_block, script_texts
+from tests.web.test_pages import audit, check_markup
 
 JS = WEB_DIR / "static" / "js"
 
@@ -23,23 +22,6 @@ JS = WEB_DIR / "static" / "js"
 fast_passwords = helpers.fast_passwords
 clock = helpers.clock
 world = helpers.world
-
-
-def login(app, username: str, *roles: str):
-    """A browser signed in through the /login form (the user is made first when roles given)."""
-    if roles:
-        make_user(username, roles)
-    client = app.test_client()
-    token = csrf_from(client.get("/login").text)
-    resp = client.post(
-        "/login", data={"username": username, "password": "password-123", "csrf_token": token}
-    )
-    assert resp.status_code == 302
-    return client
-
-
-def i18n_block(html: str) -> dict:
-    return json.loads(re.search(r'id="i18n">(.*?)</script>', html, re.S).group(1))
 
 
 def console_root(html: str) -> dict[str, str]:
@@ -100,20 +82,7 @@ def test_console_is_accessible_and_fits_the_csp(app, world):
     csp = resp.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "connect-src 'self' ws: wss:" in csp
     page = audit(resp.text)
-    for script in page.scripts:
-        assert script.get("src") or script.get("type") == "application/json", script
-    assert not page.inline_styles and not page.style_tags and not page.inline_handlers
-    assert page.h1 == 1 and page.tables == page.captions
-    duplicates = {i for i in page.ids if page.ids.count(i) > 1}
-    assert not duplicates, duplicates
-    for index, control in enumerate(page.controls):
-        labelled = (
-            control.get("id") in page.label_for
-            or index in page.wrapped_controls
-            or control.get("aria-label")
-            or control.get("aria-labelledby")
-        )
-        assert labelled, control
+    check_markup(page)
     assert 'role="status"' in resp.text and 'role="alert"' in resp.text
     assert 'id="high-alert" class="high-alert" role="alert"' in resp.text
     # The Socket.IO client comes from the vendor route, before the page module.
@@ -156,24 +125,10 @@ def test_the_shell_carries_no_candidate_secrets(app, world):
             assert text not in html
 
 
-def leaves(node, prefix=""):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from leaves(value, f"{prefix}{key}.")
-    else:
-        yield prefix.rstrip("."), node
-
-
 def test_every_script_text_exists_and_is_translated(app):
     from exam_server.views.proctor import proctor_strings
 
-    with request_in(app, "?lang=en"):
-        english = dict(leaves(proctor_strings()))
-    with request_in(app, "?lang=zh_CN"):
-        chinese = dict(leaves(proctor_strings()))
-    assert english.keys() == chinese.keys()
-    same = [k for k in english if english[k] == chinese[k]]
-    assert not same, same
+    english = script_texts(app, proctor_strings)
     source = (JS / "proctor_console.js").read_text()
     used = set(re.findall(r"\bp\('([\w.]+)'", source))
     assert len(used) > 40
