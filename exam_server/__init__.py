@@ -138,10 +138,10 @@ def _init_socketio(app: Flask) -> None:
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
         ping_interval=10,
         ping_timeout=20,
-        # Events run in the connection's own reader greenlet, one after another, instead of a
-        # new greenlet per event: cheaper, and a client's events keep their order. Handlers
-        # never wait for the same client, and database or Redis waits still yield to gevent.
-        async_handlers=False,
+        # Every event in a greenlet of its own (python-socketio's default). Handling events in
+        # the connection's reader greenlet was tried and measured worse: under overload, a
+        # handler waiting for a database connection stops that connection's pings, and the
+        # clients' reconnections made the overload a storm (docs/benchmarks.md).
     )
 
 
