@@ -51,9 +51,11 @@ class TooEarly(DomainError):
 
 
 # Item versions never change once written, so what the live path derives from them is kept
-# per process, keyed by database and version id (tests run many databases in one process).
-_CONTENT: dict[tuple[str, int], dict[str, Any]] = {}
-_VALIDATED: dict[tuple[str, int], ItemContent] = {}
+# per process under the version's content hash (never under a database id alone: a database
+# that is emptied and filled again, as tests do, reuses ids).
+_CONTENT: dict[tuple[str, int, str], dict[str, Any]] = {}
+_VALIDATED: dict[tuple[str, int, str], ItemContent] = {}
+_SHAPES: dict[tuple[str, int, str], list[tuple[str, int]]] = {}
 _CACHE_LIMIT = 50_000
 
 
@@ -62,40 +64,60 @@ def _database_key(session: Session) -> str:
     return session.get_bind().url.render_as_string(hide_password=True)
 
 
-def raw_contents(session: Session, version_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Stored content of these item versions; only the ones not seen yet are queried."""
+def _keys(session: Session, version_ids: list[int]) -> dict[int, tuple[str, int, str]]:
     db_key = _database_key(session)
-    missing = [vid for vid in set(version_ids) if (db_key, vid) not in _CONTENT]
+    rows = session.execute(
+        select(ItemVersion.id, ItemVersion.content_hash).where(ItemVersion.id.in_(set(version_ids)))
+    ).all()
+    found = {vid: (db_key, vid, h) for vid, h in rows}
+    for vid in version_ids:
+        if vid not in found:
+            raise NotFound(f"item version {vid} is missing")
+    return found
+
+
+def raw_contents(session: Session, version_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Stored content of these item versions: one small query for their hashes, and the
+    content only of versions not seen yet."""
+    keys = _keys(session, version_ids)
+    missing = [vid for vid, key in keys.items() if key not in _CONTENT]
     if missing:
         if len(_CONTENT) + len(missing) > _CACHE_LIMIT:
             _CONTENT.clear()
             _VALIDATED.clear()
-            missing = list(set(version_ids))
+            missing = list(keys)
         rows = session.execute(
             select(ItemVersion.id, ItemVersion.content).where(ItemVersion.id.in_(missing))
         ).all()
         for vid, content in rows:
-            _CONTENT[(db_key, vid)] = content
-    out = {}
-    for vid in version_ids:
-        content = _CONTENT.get((db_key, vid))
-        if content is None:
-            raise NotFound(f"item version {vid} is missing")
-        out[vid] = content
-    return out
+            _CONTENT[keys[vid]] = content
+    return {vid: _CONTENT[keys[vid]] for vid in version_ids}
+
+
+def paper_shapes(session: Session, stored: StoredPaper) -> list[tuple[str, int]]:
+    """(type, number of blanks) of every question of a paper, in order: all a save needs to
+    check an answer. Kept per process under the paper's id and hash (no query on a hit)."""
+    key = (_database_key(session), stored.id, stored.paper_hash)
+    hit = _SHAPES.get(key)
+    if hit is None:
+        vids = [int(it["version_id"]) for it in stored.items]
+        contents = raw_contents(session, vids)
+        hit = [(str(contents[v]["type"]), len(contents[v].get("blanks") or [])) for v in vids]
+        if len(_SHAPES) >= _CACHE_LIMIT:
+            _SHAPES.clear()
+        _SHAPES[key] = hit
+    return hit
 
 
 def paper_contents(session: Session, version_ids: list[int]) -> dict[int, ItemContent]:
     """Validated contents of a paper's item versions (for grading)."""
-    db_key = _database_key(session)
-    raw = raw_contents(session, version_ids)
-    out = {}
-    for vid in version_ids:
-        hit = _VALIDATED.get((db_key, vid))
-        if hit is None:
-            hit = _VALIDATED[(db_key, vid)] = ItemContent.model_validate(raw[vid])
-        out[vid] = hit
-    return out
+    keys = _keys(session, version_ids)
+    if any(keys[vid] not in _VALIDATED for vid in version_ids):
+        raw = raw_contents(session, version_ids)
+        for vid in version_ids:
+            if keys[vid] not in _VALIDATED:
+                _VALIDATED[keys[vid]] = ItemContent.model_validate(raw[vid])
+    return {vid: _VALIDATED[keys[vid]] for vid in version_ids}
 
 
 # -- creating and starting ------------------------------------------------------------------------
@@ -312,12 +334,6 @@ def _paper_item(a: Attempt, position: int) -> dict[str, Any]:
     return items[position - 1]
 
 
-def item_shape(session: Session, version_id: int) -> tuple[str, int]:
-    """(type, number of blanks) of an item version: all a save needs to check an answer."""
-    content = raw_contents(session, [version_id])[version_id]
-    return str(content["type"]), len(content.get("blanks") or [])
-
-
 def validate_response(kind: str, blanks: int, options: list[str] | str, value: Any) -> Any:
     """Check a candidate's answer against the question's shape; ``None`` clears it.
 
@@ -404,7 +420,7 @@ def save(
         if kind == "answer":
             if seq <= row.answer_seq:
                 return SaveResult(seq, False, now)
-            kind_of, blanks = item_shape(session, int(item["version_id"]))
+            kind_of, blanks = paper_shapes(session, a.paper)[position - 1]
             row.response = validate_response(kind_of, blanks, item["options"], value)
             row.answer_seq = seq
         elif kind == "flag":
