@@ -79,7 +79,12 @@ def _keys(session: Session, version_ids: list[int]) -> dict[int, tuple[str, int,
 def raw_contents(session: Session, version_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Stored content of these item versions: one small query for their hashes, and the
     content only of versions not seen yet."""
-    keys = _keys(session, version_ids)
+    return _contents(session, _keys(session, version_ids), version_ids)
+
+
+def _contents(
+    session: Session, keys: dict[int, tuple[str, int, str]], version_ids: list[int]
+) -> dict[int, dict[str, Any]]:
     missing = [vid for vid, key in keys.items() if key not in _CONTENT]
     if missing:
         if len(_CONTENT) + len(missing) > _CACHE_LIMIT:
@@ -113,7 +118,7 @@ def paper_contents(session: Session, version_ids: list[int]) -> dict[int, ItemCo
     """Validated contents of a paper's item versions (for grading)."""
     keys = _keys(session, version_ids)
     if any(keys[vid] not in _VALIDATED for vid in version_ids):
-        raw = raw_contents(session, version_ids)
+        raw = _contents(session, keys, version_ids)
         for vid in version_ids:
             if keys[vid] not in _VALIDATED:
                 _VALIDATED[keys[vid]] = ItemContent.model_validate(raw[vid])
@@ -150,11 +155,6 @@ def create_attempts(session: Session, es: ExamSession, papers: dict[str, StoredP
         made += 1
     session.flush()
     return made
-
-
-def start_room(session: Session, room: Room, at: dt.datetime) -> int:
-    """A unified start: every waiting attempt of the room starts at ``at``."""
-    return start_waiting(session, [room.id], at)
 
 
 def start_waiting(session: Session, room_ids: list[int], at: dt.datetime) -> int:

@@ -1741,8 +1741,8 @@ def _start_rooms(
         room = db_session.get(Room, rid)
         try:
             with db_session.begin_nested():
+                # Starts the room's waiting attempts too (sessions.hooks.on_rooms_started).
                 session_svc.start_room(db_session, actor, room, now=now, reason=p.reason)
-                delivery.start_room(db_session, room, now)
                 _log_action(db_session, actor, es, "start_room", p.reason, now, room_id=rid)
         except DomainError as exc:
             results.append(_error_result("room_id", rid, exc))
