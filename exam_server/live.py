@@ -43,6 +43,7 @@ from question_bank.errors import DomainError, NotFound
 
 from . import metrics
 from . import socket_replies as replies
+from .delivery import saves
 from .delivery import services as delivery
 from .delivery.models import Attempt, AttemptState
 from .extensions import db, socketio
@@ -243,21 +244,20 @@ class CandidateNamespace(Namespace):
 
     @candidate_event(SaveIn)
     def on_save(self, reg_id: int, p: SaveIn, now: dt.datetime):
-        # The one hot write path: the attempt row (locked) and its paper in one query.
-        a = delivery.get_attempt(db.session, reg_id, lock=True, with_paper=True)
-        delivery.ensure_started(db.session, a, now)
-        value = p.flagged if p.kind == "flag" else p.answer
-        result = delivery.save(
+        # The one hot write path: written with whatever other saves of this process are
+        # waiting, in one transaction (group commit, delivery/saves.py); committed on return.
+        req = saves.save(
             db.session,
-            a,
+            reg_id,
             kind=p.kind,
             seq=p.seq,
             position=p.position,
-            value=value,
+            value=p.flagged if p.kind == "flag" else p.answer,
             client_time=p.client_time,
             now=now,
             grace_seconds=_grace(),
         )
+        result = req.result
         return {
             "ok": True,
             "seq": result.seq,

@@ -1,4 +1,5 @@
-"""Attempt services: start, state, saves, pause, submission, the deadline sweep, grading.
+"""Attempt services: start, state, pause, submission, the deadline sweep, grading (saves:
+:mod:`.saves`).
 
 Every function takes the current time ``now`` from its caller (the request or the sweeper reads
 the injectable clock once), flushes, and never commits.
@@ -21,7 +22,7 @@ from question_bank.models import ItemVersion, StoredPaper
 from question_bank.schema import Blank, ItemContent
 
 from ..sessions.models import Eligibility, ExamSession, Registration, Room
-from .models import AnswerLog, Attempt, AttemptAnswer, AttemptState
+from .models import Attempt, AttemptAnswer, AttemptState
 
 S = AttemptState
 MAX_TEXT = 200  # characters per fill-in blank
@@ -327,13 +328,6 @@ class SaveResult:
     server_time: dt.datetime
 
 
-def _paper_item(a: Attempt, position: int) -> dict[str, Any]:
-    items = a.paper.items
-    if not 1 <= position <= len(items):
-        raise ValidationFailed(f"position must be 1 to {len(items)}", field="position")
-    return items[position - 1]
-
-
 def validate_response(kind: str, blanks: int, options: list[str] | str, value: Any) -> Any:
     """Check a candidate's answer against the question's shape; ``None`` clears it.
 
@@ -367,85 +361,6 @@ def validate_response(kind: str, blanks: int, options: list[str] | str, value: A
     if any(len(v) > MAX_TEXT for v in value):
         raise ValidationFailed(f"a blank holds at most {MAX_TEXT} characters", field="answer")
     return value
-
-
-def save(
-    session: Session,
-    a: Attempt,
-    *,
-    kind: str,
-    seq: int,
-    position: int,
-    value: Any,
-    client_time: dt.datetime | None,
-    now: dt.datetime,
-    grace_seconds: float,
-) -> SaveResult:
-    """Apply one save (answer, flag or position) if it is the newest for its question.
-
-    ``a`` must be locked by the caller (``get_attempt(..., lock=True)``) so saves of one attempt
-    apply one at a time in every process.
-    """
-    if a.state == S.SUBMITTED:
-        raise AlreadySubmitted("this exam has been submitted; answers can no longer change")
-    if a.state == S.VOIDED:
-        raise AlreadySubmitted("this attempt was voided by the proctor")
-    if a.state == S.WAITING:
-        raise NotStarted("the exam has not started yet")
-    if a.state == S.PAUSED and kind == "answer":
-        raise NotStarted("the exam is paused; answers are taken again when it resumes")
-    if (
-        a.deadline is not None
-        and a.state == S.RUNNING
-        and now > a.deadline + dt.timedelta(seconds=grace_seconds)
-    ):
-        raise TimeUp("time is up; answers are no longer accepted")
-    item = _paper_item(a, position)
-    row = session.get(AttemptAnswer, (a.id, position))
-    if kind == "position":
-        if seq <= a.position_seq:
-            return SaveResult(seq, False, now)
-        a.position, a.position_seq = position, seq
-    else:
-        if row is None:
-            row = AttemptAnswer(
-                attempt_id=a.id,
-                position=position,
-                response=None,
-                answer_seq=0,
-                flagged=False,
-                flag_seq=0,
-            )
-            session.add(row)
-        if kind == "answer":
-            if seq <= row.answer_seq:
-                return SaveResult(seq, False, now)
-            kind_of, blanks = paper_shapes(session, a.paper)[position - 1]
-            row.response = validate_response(kind_of, blanks, item["options"], value)
-            row.answer_seq = seq
-        elif kind == "flag":
-            if seq <= row.flag_seq:
-                return SaveResult(seq, False, now)
-            if not isinstance(value, bool):
-                raise ValidationFailed("a flag is true or false", field="flagged")
-            row.flagged, row.flag_seq = value, seq
-        else:
-            raise ValidationFailed(f"unknown save kind {kind!r}", field="kind")
-        row.updated_at = now
-    a.last_seq = max(a.last_seq, seq)
-    session.add(
-        AnswerLog(
-            attempt_id=a.id,
-            seq=seq,
-            kind=kind,
-            position=position,
-            value=value if kind != "answer" else row.response,
-            client_time=client_time,
-            server_time=now,
-        )
-    )
-    session.flush()
-    return SaveResult(seq, True, now)
 
 
 _DELIVERED: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -605,13 +520,19 @@ def is_correct(content: ItemContent, item: dict[str, Any], response: Any) -> boo
 def due_attempts(
     session: Session, now: dt.datetime, grace_seconds: float, limit: int = 500
 ) -> list[int]:
-    """Ids of running attempts whose deadline (plus grace) has passed."""
+    """Ids of running attempts whose deadline (plus grace) has passed, locked (PostgreSQL).
+
+    Rows locked by someone else (a group of saves in flight) are skipped until the next pass:
+    the sweeper holds every row it will submit before it submits any, so it never waits for a
+    row while holding others, and a group of saves (which locks in id order) cannot deadlock
+    with it."""
     cutoff = now - dt.timedelta(seconds=grace_seconds)
     q = (
         select(Attempt.id)
         .where(Attempt.state == S.RUNNING, Attempt.deadline <= cutoff)
         .order_by(Attempt.deadline)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
     return list(session.scalars(q))
 

@@ -10,6 +10,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from exam_server.delivery import saves
 from exam_server.delivery import services as delivery
 from exam_server.delivery.services import AlreadySubmitted
 from exam_server.extensions import db
@@ -72,10 +73,11 @@ def act(p, who: str, action: str, reason: str, **fields) -> services.ActionOutco
 
 
 def save_an_answer(p, a):
-    """Answer ``["A"]`` to the first question of attempt ``a``, now (sequence number 1)."""
-    return delivery.save(
+    """Answer ``["A"]`` to the first question of attempt ``a``, now (sequence number 1),
+    through the live path's group commit (commits the session)."""
+    return saves.save(
         db.session,
-        a,
+        a.registration_id,
         kind="answer",
         seq=1,
         position=1,
