@@ -624,6 +624,7 @@ def metrics_delta(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str,
     per event kind (a process that restarted in between would show a pid change)."""
     events: Counter = Counter()
     stmts: Counter = Counter()
+    counters: Counter = Counter()
     cpu = 0.0
     per_process = []
     for x, y in zip(a, b, strict=True):
@@ -633,6 +634,9 @@ def metrics_delta(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str,
         st.subtract(x["sql_statements"])
         events.update(ev)
         stmts.update(st)
+        co = Counter(y.get("counters") or {})
+        co.subtract(x.get("counters") or {})
+        counters.update(co)
         if x["cpu_seconds"] is None or y["cpu_seconds"] is None:  # a reading failed
             per_process.append({"pid": y["pid"], "unread": True})
             continue
@@ -650,6 +654,7 @@ def metrics_delta(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str,
         "cpu_s": cpu,
         "events": {k: v for k, v in sorted(events.items()) if v},
         "sql_statements": {k: v for k, v in sorted(stmts.items()) if v},
+        "counters": {k: v for k, v in sorted(counters.items()) if v},
         "per_process": per_process,
     }
 
@@ -764,6 +769,13 @@ def print_proctor_report(s: dict[str, Any]) -> None:
         log(f"    events:         {json.dumps(d['events'])}")
         log(f"    SQL statements: {json.dumps(d['sql_statements'])}")
         log(f"    SQL per event:  {json.dumps(s['sql_per_event_steady'])}")
+        groups = d.get("counters", {}).get("save_groups", 0)
+        if groups:
+            grouped = d["counters"].get("saves_in_groups", 0)
+            log(
+                f"    saves written in {groups} transactions (group commit): "
+                f"{grouped / groups:.2f} saves per transaction"
+            )
     if "hb_phase" in s:
         d = s["hb_phase"]
         log(

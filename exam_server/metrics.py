@@ -28,6 +28,7 @@ _current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _lock = threading.Lock()
 _events: Counter[str] = Counter()
 _statements: Counter[str] = Counter()
+_counters: Counter[str] = Counter()
 _started = time.time()
 _installed: set[int] = set()
 
@@ -54,10 +55,16 @@ def track(name: str) -> Iterator[None]:
         _events[name] += 1
 
 
+def add(name: str, n: int = 1) -> None:
+    """Count something that is not an event (e.g. ``save_groups``: transactions of saves)."""
+    with _lock:
+        _counters[name] += n
+
+
 def snapshot() -> dict[str, Any]:
     """Counters since the process started (or since :func:`reset`)."""
     with _lock:
-        events, statements = dict(_events), dict(_statements)
+        events, statements, counters = dict(_events), dict(_statements), dict(_counters)
     cpu = os.times()
     return {
         "pid": os.getpid(),
@@ -65,6 +72,7 @@ def snapshot() -> dict[str, Any]:
         "cpu_seconds": round(cpu.user + cpu.system, 3),
         "events": events,
         "sql_statements": statements,
+        "counters": counters,
     }
 
 
@@ -73,4 +81,5 @@ def reset() -> None:
     with _lock:
         _events.clear()
         _statements.clear()
+        _counters.clear()
         _started = time.time()

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from question_bank.errors import Conflict, DomainError, ValidationFailed
 from question_bank.models import StoredPaper
 
+from .. import metrics
 from .models import AnswerLog, Attempt, AttemptAnswer, AttemptState
 from .services import (
     AlreadySubmitted,
@@ -415,6 +416,12 @@ class SaveWriter:
         assert req.result is not None
         return req.result
 
+    def _count(self, saves: int) -> None:
+        self.groups += 1
+        self.saves += saves
+        metrics.add("save_groups")
+        metrics.add("saves_in_groups", saves)
+
     def commit_group(
         self, session: Session, group: list[SaveRequest], grace_seconds: float
     ) -> None:
@@ -425,8 +432,7 @@ class SaveWriter:
             try:
                 write_group(session, group, grace_seconds)
                 session.commit()
-                self.groups += 1
-                self.saves += len(group)
+                self._count(len(group))
                 return
             except Exception as exc:
                 session.rollback()
@@ -443,8 +449,7 @@ class SaveWriter:
                 try:
                     write_group(session, [req], grace_seconds)
                     session.commit()
-                    self.groups += 1
-                    self.saves += 1
+                    self._count(1)
                 except Exception as exc:
                     session.rollback()
                     req.error = _as_error(exc)

@@ -14,7 +14,7 @@ def test_metrics_need_an_administrator(app, api_as):
     resp = api_as("admin").get("/api/v1/ops/metrics")
     assert resp.status_code == 200
     body = resp.get_json()
-    assert set(body) == {"pid", "since", "cpu_seconds", "events", "sql_statements"}
+    assert set(body) == {"pid", "since", "cpu_seconds", "events", "sql_statements", "counters"}
 
 
 def test_heartbeats_run_no_sql_and_saves_are_counted(app):
@@ -36,6 +36,8 @@ def test_heartbeats_run_no_sql_and_saves_are_counted(app):
     body = admin.get("/api/v1/ops/metrics").get_json()
     assert body["events"]["heartbeat"] == 20
     assert body["sql_statements"].get("heartbeat", 0) == 0
+    # A save alone: one read, the upsert, the log row, the attempt, the commit's statements.
     assert body["events"]["save"] == 1 and body["sql_statements"]["save"] >= 3
+    assert body["counters"] == {"save_groups": 1, "saves_in_groups": 1}
     assert body["sql_statements"]["hello"] >= 1
     client.disconnect(namespace="/candidate")
