@@ -648,6 +648,17 @@ def metrics_delta(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str,
                 "restarted": x["pid"] != y["pid"],
                 "cpu_s": round(c, 2),
                 "heartbeats": ev.get("heartbeat", 0),
+                # Collector pauses in the window: per generation count, total ms; and the
+                # longest pause since the process started.
+                "gc": {
+                    gen: {
+                        "count": g["count"] - x["gc"][gen]["count"],
+                        "total_ms": round(g["total_ms"] - x["gc"][gen]["total_ms"]),
+                        "max_ms_ever": g["max_ms"],
+                    }
+                    for gen, g in (y.get("gc") or {}).items()
+                    if "gc" in x
+                },
             }
         )
     return {
@@ -769,6 +780,9 @@ def print_proctor_report(s: dict[str, Any]) -> None:
         log(f"    events:         {json.dumps(d['events'])}")
         log(f"    SQL statements: {json.dumps(d['sql_statements'])}")
         log(f"    SQL per event:  {json.dumps(s['sql_per_event_steady'])}")
+        for proc in d["per_process"]:
+            if proc.get("gc"):
+                log(f"    garbage collector, process {proc['pid']}: {json.dumps(proc['gc'])}")
         groups = d.get("counters", {}).get("save_groups", 0)
         if groups:
             grouped = d["counters"].get("saves_in_groups", 0)

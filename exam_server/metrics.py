@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import gc
 import os
 import threading
 import time
@@ -31,6 +32,27 @@ _statements: Counter[str] = Counter()
 _counters: Counter[str] = Counter()
 _started = time.time()
 _installed: set[int] = set()
+# Garbage-collector pauses per generation: count, total and longest (ms). A pause stops every
+# greenlet of the process, so long ones show as latency of every event at once.
+_gc: dict[int, list[float]] = {0: [0, 0.0, 0.0], 1: [0, 0.0, 0.0], 2: [0, 0.0, 0.0]}
+_gc_began = 0.0
+
+
+def _gc_timer(phase: str, info: dict[str, Any]) -> None:
+    global _gc_began
+    if phase == "start":
+        _gc_began = time.perf_counter()
+        return
+    ms = (time.perf_counter() - _gc_began) * 1000
+    entry = _gc.get(info.get("generation", 2))
+    if entry is not None:
+        entry[0] += 1
+        entry[1] += ms
+        entry[2] = max(entry[2], ms)
+
+
+if _gc_timer not in gc.callbacks:
+    gc.callbacks.append(_gc_timer)
 
 
 def install(engine: Engine) -> None:
@@ -73,6 +95,10 @@ def snapshot() -> dict[str, Any]:
         "events": events,
         "sql_statements": statements,
         "counters": counters,
+        "gc": {
+            str(gen): {"count": int(c), "total_ms": round(t, 1), "max_ms": round(m, 1)}
+            for gen, (c, t, m) in _gc.items()
+        },
     }
 
 
@@ -82,4 +108,6 @@ def reset() -> None:
         _events.clear()
         _statements.clear()
         _counters.clear()
+        for entry in _gc.values():
+            entry[:] = [0, 0.0, 0.0]
         _started = time.time()

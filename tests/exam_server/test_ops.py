@@ -14,7 +14,15 @@ def test_metrics_need_an_administrator(app, api_as):
     resp = api_as("admin").get("/api/v1/ops/metrics")
     assert resp.status_code == 200
     body = resp.get_json()
-    assert set(body) == {"pid", "since", "cpu_seconds", "events", "sql_statements", "counters"}
+    assert set(body) == {
+        "pid",
+        "since",
+        "cpu_seconds",
+        "events",
+        "sql_statements",
+        "counters",
+        "gc",
+    }
 
 
 def test_heartbeats_run_no_sql_and_saves_are_counted(app):
