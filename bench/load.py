@@ -659,6 +659,7 @@ def metrics_delta(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str,
                     for gen, g in (y.get("gc") or {}).items()
                     if "gc" in x
                 },
+                "gc_policy": y.get("gc_policy"),
             }
         )
     return {
@@ -782,7 +783,10 @@ def print_proctor_report(s: dict[str, Any]) -> None:
         log(f"    SQL per event:  {json.dumps(s['sql_per_event_steady'])}")
         for proc in d["per_process"]:
             if proc.get("gc"):
-                log(f"    garbage collector, process {proc['pid']}: {json.dumps(proc['gc'])}")
+                log(
+                    f"    garbage collector, process {proc['pid']}: {json.dumps(proc['gc'])}, "
+                    f"policy {json.dumps(proc.get('gc_policy'))}"
+                )
         groups = d.get("counters", {}).get("save_groups", 0)
         if groups:
             grouped = d["counters"].get("saves_in_groups", 0)

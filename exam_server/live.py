@@ -41,7 +41,7 @@ from sqlalchemy import select
 from question_bank.audit import Actor
 from question_bank.errors import DomainError, NotFound
 
-from . import metrics
+from . import gc_policy, metrics
 from . import socket_replies as replies
 from .delivery import saves
 from .delivery import services as delivery
@@ -595,8 +595,10 @@ def start_sweeper(app: Flask) -> None:
             # Lost time is credited before any deadline of this pass is judged.
             proctoring_sweep(app)
             _mark_submitted(app, sweep_once(app))
+            gc_policy.tick(len(_connections))
             socketio.sleep(interval)
 
+    gc_policy.install()
     socketio.start_background_task(loop)
     console.start(app)
 

@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from . import gc_policy
+
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "exam_metrics_event", default=None
 )
@@ -99,6 +101,7 @@ def snapshot() -> dict[str, Any]:
             str(gen): {"count": int(c), "total_ms": round(t, 1), "max_ms": round(m, 1)}
             for gen, (c, t, m) in _gc.items()
         },
+        "gc_policy": gc_policy.stats(),
     }
 
 

@@ -22,6 +22,7 @@ def test_metrics_need_an_administrator(app, api_as):
         "sql_statements",
         "counters",
         "gc",
+        "gc_policy",
     }
 
 
