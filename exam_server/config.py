@@ -22,6 +22,9 @@
                            deployments share one Redis.
 ``EXAM_DB_PRE_PING``       ``1``: test every pooled database connection before use (off: the
                            live path is cheaper without; a dead connection fails one event).
+``EXAM_GC_POLICY``         ``0``: leave Python's garbage collector as it is in server processes
+                           (default on: freeze the long-lived heap during an exam so full
+                           collections stay short; see ``exam_server/gc_policy.py``).
 =========================  ==================================================================
 """
 
@@ -83,6 +86,7 @@ class Config:
             ("HEARTBEAT_SECONDS", "HEARTBEAT_SECONDS", float),
             ("PRESENCE_PREFIX", "PRESENCE_PREFIX", str),
             ("DB_PRE_PING", "DB_PRE_PING", lambda raw: raw.strip().lower() in ("1", "true", "yes")),
+            ("GC_POLICY", "GC_POLICY", lambda raw: raw.strip().lower() not in ("0", "false", "no")),
         ):
             if (raw := _env(name)) is not None:
                 values[key] = kind(raw)

@@ -598,7 +598,8 @@ def start_sweeper(app: Flask) -> None:
             gc_policy.tick(len(_connections))
             socketio.sleep(interval)
 
-    gc_policy.install()
+    if app.config.get("GC_POLICY", True):
+        gc_policy.install()
     socketio.start_background_task(loop)
     console.start(app)
 
