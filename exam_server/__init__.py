@@ -126,7 +126,10 @@ def _register_listeners() -> None:
 
 
 def _init_socketio(app: Flask) -> None:
-    from . import live  # noqa: F401  (registers the namespaces before the first init_app)
+    from . import (
+        live,  # noqa: F401  (registers the namespaces before the first init_app)
+        socket_json,
+    )
     from .extensions import socketio
     from .proctoring import console  # noqa: F401  (the /proctor namespace)
 
@@ -138,6 +141,7 @@ def _init_socketio(app: Flask) -> None:
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
         ping_interval=10,
         ping_timeout=20,
+        json=socket_json,  # orjson; the paper goes out pre-encoded
         # Every event in a greenlet of its own (python-socketio's default). Handling events in
         # the connection's reader greenlet was tried and measured worse: under overload, a
         # handler waiting for a database connection stops that connection's pings, and the

@@ -147,12 +147,12 @@ def candidate_event(model: type[BaseModel] | None) -> Callable:
         name = handler.__name__.removeprefix("on_")
 
         @functools.wraps(handler)
-        def wrapped(self, data: Any = None):
+        def wrapped(self, sid: str, data: Any = None):
             with metrics.track(name):
-                return handle(self, data)
+                return handle(self, sid, data)
 
-        def handle(self, data: Any):
-            reg_id = _connections.get(request.sid)
+        def handle(self, sid: str, data: Any):
+            reg_id = _connections.get(sid)
             if reg_id is None:
                 return replies.unauthorized()
             try:
@@ -164,7 +164,7 @@ def candidate_event(model: type[BaseModel] | None) -> Callable:
                         return replies.invalid(exc)
                 reply = handler(self, reg_id, payload, server_now())
                 db.session.commit()
-                _after_commit(handler.__name__, reg_id, payload, reply)
+                _after_commit(handler.__name__, sid, reg_id, payload, reply)
                 return reply
             except DomainError as exc:
                 db.session.rollback()
@@ -187,7 +187,31 @@ def _live_attempt(reg_id: int, *, lock: bool = False) -> tuple[Attempt, ExamSess
     return a, es
 
 
+# Events dispatched without Flask's per-event request context (see ``trigger_event``).
+LEAN_EVENTS = frozenset(
+    {"hello", "start", "save", "submit", "time", "heartbeat", "signal", "ack_warning"}
+)
+
+
 class CandidateNamespace(Namespace):
+    def trigger_event(self, event: str, *args: Any):
+        """The candidate's frequent events run in an app context with the sid passed along,
+        not in Flask-SocketIO's per-event request context: building one (URL matching of the
+        Socket.IO path, which fails with an exception, the session cookie, teardown) was about
+        8 % of a server process's CPU in a 2,000-candidate start storm, and these handlers
+        read nothing from the request. ``connect`` and ``disconnect`` keep it (they read the
+        client's address and browser)."""
+        if event not in LEAN_EVENTS:
+            return super().trigger_event(event, *args)
+        sid = args[0]
+        environ = self.socketio.server.get_environ(sid, namespace=self.namespace)
+        if not environ:
+            return None  # not a client of this process any more
+        if len(args) > 2:
+            return replies.too_many_payloads()
+        with environ["flask.app"].app_context():
+            return getattr(self, "on_" + event)(sid, args[1] if len(args) > 1 else None)
+
     def on_connect(self, auth: Any = None):
         with metrics.track("connect"):
             return self._connect(auth)
@@ -295,13 +319,13 @@ class CandidateNamespace(Namespace):
 
     # -- proctoring ------------------------------------------------------------------------
 
-    def on_heartbeat(self, data: Any = None):
+    def on_heartbeat(self, sid: str, data: Any = None):
         """Presence only: no SQL, unless this beat ends a disconnection or a room outage."""
         with metrics.track("heartbeat"):
-            return self._heartbeat(data)
+            return self._heartbeat(sid, data)
 
-    def _heartbeat(self, data: Any):
-        seat = _seats.get(request.sid)
+    def _heartbeat(self, sid: str, data: Any):
+        seat = _seats.get(sid)
         if seat is None:
             return replies.unauthorized()
         try:
@@ -313,7 +337,7 @@ class CandidateNamespace(Namespace):
             _rec, incidents = proctoring.handle_heartbeat(
                 db.session,
                 seat.registration_id,
-                request.sid,
+                sid,
                 p.model_dump(exclude_none=True),
                 now,
             )
@@ -430,12 +454,12 @@ def _proctoring_hello(reg_id: int) -> dict[str, Any]:
 _SEAT_EVENTS = ("on_start", "on_submit", "on_ack_warning")
 
 
-def _after_commit(name: str, reg_id: int, payload: Any, reply: Any) -> None:
+def _after_commit(name: str, sid: str, reg_id: int, payload: Any, reply: Any) -> None:
     """After a handler's commit: run the proctoring pushes it queued, and mark the seat
     changed for the consoles when its row may have changed (cheap; batched)."""
     try:
         proctoring.dispatch(db.session)
-        seat = _seats.get(request.sid)
+        seat = _seats.get(sid)
         if seat is None or not isinstance(reply, dict):
             return
         changed = (

@@ -30,6 +30,14 @@ def internal_error() -> dict[str, Any]:
     }
 
 
+def too_many_payloads() -> dict[str, Any]:
+    return {
+        "ok": False,
+        "error": "validation_error",
+        "message": "send one payload object per event",
+    }
+
+
 def invalid(exc: ValidationError) -> dict[str, Any]:
     """The payload failed validation: the first bad field."""
     first = error_list(exc)[0]

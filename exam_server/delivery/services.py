@@ -21,6 +21,7 @@ from question_bank.errors import Conflict, DomainError, NotFound, ValidationFail
 from question_bank.models import ItemVersion, StoredPaper
 from question_bank.schema import Blank, ItemContent
 
+from .. import socket_json
 from ..sessions.models import Eligibility, ExamSession, Registration, Room
 from .models import Attempt, AttemptAnswer, AttemptState
 
@@ -363,21 +364,24 @@ def validate_response(kind: str, blanks: int, options: list[str] | str, value: A
     return value
 
 
-_DELIVERED: dict[tuple[Any, ...], dict[str, Any]] = {}
+_DELIVERED: dict[tuple[Any, ...], socket_json.Fragment] = {}
 
 
-def delivered_paper(session: Session, stored: StoredPaper) -> dict[str, Any]:
-    """The keyless paper a candidate gets, built once per process and reused.
+def delivered_paper(session: Session, stored: StoredPaper) -> socket_json.Fragment:
+    """The keyless paper a candidate gets, rendered and encoded as JSON once per process.
 
-    A stored paper and its item versions never change, so the rendered paper is cached under
-    the database, the paper's id and its hash; a hit costs no query. Item content is stored in
-    canonical, validated form, so it is read as is, without re-validating.
+    A stored paper and its item versions never change, so the encoded paper is cached under
+    the database, the paper's id and its hash; a hit costs no query and no encoding: the
+    Socket.IO encoder splices the bytes into the reply (exam_server/socket_json.py). Item
+    content is stored in canonical, validated form, so it is read as is, without
+    re-validating.
     """
     key = (_database_key(session), stored.id, stored.paper_hash)
     hit = _DELIVERED.get(key)
     if hit is None:
         paper = paper_from_record(stored)
-        hit = paper_for_delivery(paper, raw_contents(session, list(paper.version_ids)))
+        rendered = paper_for_delivery(paper, raw_contents(session, list(paper.version_ids)))
+        hit = socket_json.Fragment(socket_json.encode(rendered))
         if len(_DELIVERED) >= 20_000:
             _DELIVERED.clear()
         _DELIVERED[key] = hit
