@@ -253,6 +253,10 @@ class CandidateNamespace(Namespace):
             # Only a start writes; plain reads (waiting rooms poll) take no row lock.
             a, es = _live_attempt(reg_id, lock=True)
             delivery.ensure_started(db.session, a, now)
+            if a.state == AttemptState.WAITING:
+                # Render the paper into this process's cache while the candidate waits (not
+                # sent): the hello storm of a unified start then only sends bytes.
+                delivery.delivered_paper(db.session, a.paper)
         return {
             "ok": True,
             "protocol": PROTOCOL_VERSION,
