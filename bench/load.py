@@ -17,7 +17,7 @@ What the run does:
      ``--echo-duration 0``;
   3. starts ``--servers`` gunicorn gevent processes (one worker each) with EXAM_REDIS_URL set;
      each candidate sticks to one of them (as nginx with sticky sessions would do);
-  4. runs the candidates (bench/_loadgen.py: sign in, connect, wait (``hello`` every 4 s, as
+  4. runs the candidates (bench/_loadgen.py: sign in, connect, wait (``hello`` every 15 s, as
      the page does), the unified start over HTTP (the administrator's session-wide start, or
      with ``--start-by rooms`` every room's proctor at once), paper via ``hello``, heartbeat
      every 5 s, a save every 10 s, 5 % drop and reconnect, drain and submit);
