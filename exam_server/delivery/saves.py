@@ -46,7 +46,6 @@ from .services import (
     NotStarted,
     SaveResult,
     TimeUp,
-    _database_key,
     ensure_started,
     paper_shapes,
     validate_response,
@@ -94,29 +93,7 @@ class _AnswerView:
     answer_seq: int = 0
     flagged: bool = False
     flag_seq: int = 0
-    updated_at: dt.datetime | None = None
-
-
-# (database, paper id, paper hash) -> per question (type, blanks, options): what a save needs
-# to check an answer. Papers never change once stored; the hash keeps a reused id apart.
-_CHECKS: dict[tuple[str, int, str], list[tuple[str, int, Any]]] = {}
-_CHECKS_LIMIT = 50_000
-
-
-def _paper_checks(session: Session, paper_id: int, paper_hash: str) -> list[tuple[str, int, Any]]:
-    key = (_database_key(session), paper_id, paper_hash)
-    hit = _CHECKS.get(key)
-    if hit is None:
-        stored = session.get(StoredPaper, paper_id)
-        shapes = paper_shapes(session, stored)
-        hit = [
-            (kind, blanks, item.get("options") or [])
-            for (kind, blanks), item in zip(shapes, stored.items, strict=True)
-        ]
-        if len(_CHECKS) >= _CHECKS_LIMIT:
-            _CHECKS.clear()
-        _CHECKS[key] = hit
-    return hit
+    updated_at: dt.datetime | None = None  # set when a save changes the row
 
 
 @dataclass(frozen=True)
@@ -158,7 +135,6 @@ def _statements(dialect: str) -> _Statements:
             aa.c.answer_seq,
             aa.c.flagged,
             aa.c.flag_seq,
-            aa.c.updated_at,
         )
         .join(sp, sp.c.id == t.c.paper_id)
         .outerjoin(
@@ -271,11 +247,11 @@ def _read(
                 position_seq=row.position_seq,
                 last_seq=row.last_seq,
                 room_id=row.room_id,
-                checks=_paper_checks(session, row.paper_id, row.paper_hash),
+                checks=paper_shapes(session, row.paper_id, row.paper_hash),
             )
         if row.answer_position is not None:
             answers[(row.id, row.answer_position)] = _AnswerView(
-                row.response, row.answer_seq, row.flagged, row.flag_seq, row.updated_at
+                row.response, row.answer_seq, row.flagged, row.flag_seq
             )
     for view in attempts.values():
         if view.state == S.WAITING:

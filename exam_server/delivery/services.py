@@ -57,7 +57,7 @@ class TooEarly(DomainError):
 # that is emptied and filled again, as tests do, reuses ids).
 _CONTENT: dict[tuple[str, int, str], dict[str, Any]] = {}
 _VALIDATED: dict[tuple[str, int, str], ItemContent] = {}
-_SHAPES: dict[tuple[str, int, str], list[tuple[str, int]]] = {}
+_SHAPES: dict[tuple[str, int, str], list[tuple[str, int, Any]]] = {}
 _CACHE_LIMIT = 50_000
 
 
@@ -101,15 +101,26 @@ def _contents(
     return {vid: _CONTENT[keys[vid]] for vid in version_ids}
 
 
-def paper_shapes(session: Session, stored: StoredPaper) -> list[tuple[str, int]]:
-    """(type, number of blanks) of every question of a paper, in order: all a save needs to
-    check an answer. Kept per process under the paper's id and hash (no query on a hit)."""
-    key = (_database_key(session), stored.id, stored.paper_hash)
+def paper_shapes(session: Session, paper_id: int, paper_hash: str) -> list[tuple[str, int, Any]]:
+    """(type, number of blanks, displayed options) of every question of a paper, in order: all
+    a save needs to check an answer. Kept per process under the paper's id and hash, so a hit
+    needs neither the stored paper nor a query."""
+    key = (_database_key(session), paper_id, paper_hash)
     hit = _SHAPES.get(key)
     if hit is None:
+        stored = session.get(StoredPaper, paper_id)
+        if stored is None:
+            raise NotFound(f"paper {paper_id} is missing")
         vids = [int(it["version_id"]) for it in stored.items]
         contents = raw_contents(session, vids)
-        hit = [(str(contents[v]["type"]), len(contents[v].get("blanks") or [])) for v in vids]
+        hit = [
+            (
+                str(contents[v]["type"]),
+                len(contents[v].get("blanks") or []),
+                it.get("options") or [],
+            )
+            for v, it in zip(vids, stored.items, strict=True)
+        ]
         if len(_SHAPES) >= _CACHE_LIMIT:
             _SHAPES.clear()
         _SHAPES[key] = hit

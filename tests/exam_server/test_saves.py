@@ -44,16 +44,16 @@ def world(app):
                 attempts[regs[4 * k + 2 + i]].paper_id = attempts[regs[4 * k + i]].paper_id
         submitted = attempts[regs[-1]]
         submitted.state, submitted.submitted_at = "submitted", dt.datetime.now(dt.UTC)
+        db.session.commit()
         shapes = {}
         for reg, a in attempts.items():
             assert a.state in ("running", "submitted")
             shapes[reg] = [
-                (kind, blanks, len(item["options"] or []))
-                for (kind, blanks), item in zip(
-                    delivery.paper_shapes(db.session, a.paper), a.paper.items, strict=True
+                (kind, blanks, len(options))
+                for kind, blanks, options in delivery.paper_shapes(
+                    db.session, a.paper_id, a.paper.paper_hash
                 )
             ]
-        db.session.commit()
         db.session.remove()
     return regs, shapes
 
