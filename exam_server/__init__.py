@@ -112,6 +112,9 @@ def _init_extensions(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    from . import timefmt
+
+    timefmt.install(app)
     _init_socketio(app)
     _register_listeners()
 

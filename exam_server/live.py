@@ -40,6 +40,7 @@ from sqlalchemy import select
 
 from question_bank.audit import Actor
 from question_bank.errors import DomainError, NotFound
+from question_bank.messages import msg
 
 from . import gc_policy, metrics
 from . import socket_replies as replies
@@ -47,6 +48,7 @@ from .delivery import saves
 from .delivery import services as delivery
 from .delivery.models import Attempt, AttemptState
 from .extensions import db, socketio
+from .i18n import connection_locale
 from .proctoring import console
 from .proctoring import services as proctoring
 from .proctoring.presence import get_presence
@@ -75,6 +77,8 @@ class Seat:
 
 # sid -> seat, for this process's own connections (proctoring).
 _seats: dict[str, Seat] = {}
+# The language each connection chose when it connected (error replies are rendered in it).
+_locales: dict[str, str] = {}
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
 DEVICE_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -149,7 +153,7 @@ def candidate_event(model: type[BaseModel] | None) -> Callable:
         @functools.wraps(handler)
         def wrapped(self, sid: str, data: Any = None):
             with metrics.track(name):
-                return handle(self, sid, data)
+                return replies.render(handle(self, sid, data), _locales.get(sid))
 
         def handle(self, sid: str, data: Any):
             reg_id = _connections.get(sid)
@@ -219,20 +223,26 @@ class CandidateNamespace(Namespace):
     def _connect(self, auth: Any):
         token = (auth or {}).get("token") if isinstance(auth, dict) else None
         identity = candidate_from_token(db.session, token) if isinstance(token, str) else None
+        locale = connection_locale(auth)
         try:
             if identity is None:
-                raise replies.refusal("unauthorized", "sign in again")
+                raise replies.refusal("unauthorized", replies.SIGN_IN_AGAIN, locale)
             reg = identity.registration
             es = reg.session
             if reg.eligibility != Eligibility.APPROVED or es.state not in (
                 SessionState.OPEN,
                 SessionState.RUNNING,
             ):
-                raise replies.refusal("not_allowed", "this exam is not open for you")
-            device = _device_of(auth)
+                raise replies.refusal(
+                    "not_allowed",
+                    msg("exam_not_open_for_you", "This exam is not open for you."),
+                    locale,
+                )
+            device = _device_of(auth, locale)
             seat = Seat(reg.id, reg.session_id, reg.room_id, device)
-            _admit(seat)  # one seat, one device; presence; may refuse
+            _admit(seat, locale)  # one seat, one device; presence; may refuse
             _connections[request.sid] = reg.id
+            _locales[request.sid] = locale
             _seats[request.sid] = seat
             join_room(f"registration:{reg.id}")
             join_room(f"room:{reg.room_id}")
@@ -242,6 +252,7 @@ class CandidateNamespace(Namespace):
 
     def on_disconnect(self, *args: Any):
         _connections.pop(request.sid, None)
+        _locales.pop(request.sid, None)
         seat = _seats.pop(request.sid, None)
         if seat is not None:
             _leave(seat, request.sid)
@@ -326,7 +337,7 @@ class CandidateNamespace(Namespace):
     def on_heartbeat(self, sid: str, data: Any = None):
         """Presence only: no SQL, unless this beat ends a disconnection or a room outage."""
         with metrics.track("heartbeat"):
-            return self._heartbeat(sid, data)
+            return replies.render(self._heartbeat(sid, data), _locales.get(sid))
 
     def _heartbeat(self, sid: str, data: Any):
         seat = _seats.get(sid)
@@ -364,8 +375,8 @@ class CandidateNamespace(Namespace):
 
     @candidate_event(AckWarningIn)
     def on_ack_warning(self, reg_id: int, p: AckWarningIn, now: dt.datetime):
-        msg = proctoring.ack_warning(db.session, reg_id, p.id, now)
-        return {"ok": True, "id": msg.id, "acked_at": msg.acked_at.isoformat()}
+        warning = proctoring.ack_warning(db.session, reg_id, p.id, now)
+        return {"ok": True, "id": warning.id, "acked_at": warning.acked_at.isoformat()}
 
 
 # -- proctoring helpers -----------------------------------------------------------------------
@@ -379,7 +390,7 @@ def _client() -> tuple[str, str]:
     return request.remote_addr or "", request.headers.get("User-Agent", "")[:300]
 
 
-def _device_of(auth: Any) -> str:
+def _device_of(auth: Any, locale: str) -> str:
     """The device id the page sent in ``auth.device``. Without one (API clients), the device
     is named by the client's address and browser, so a reconnect of the same client passes
     and another computer does not."""
@@ -389,12 +400,15 @@ def _device_of(auth: Any) -> str:
         return "anon-" + hashlib.sha256(f"{ip}|{ua}".encode()).hexdigest()[:16]
     if not isinstance(raw, str) or not DEVICE_RE.match(raw):
         raise replies.refusal(
-            "validation_error", "device: 1 to 64 letters, digits or . _ : -", field="device"
+            "validation_error",
+            msg("device_id_invalid", "device: 1 to 64 letters, digits or . _ : -"),
+            locale,
+            field="device",
         )
     return raw
 
 
-def _admit(seat: Seat) -> None:
+def _admit(seat: Seat, locale: str) -> None:
     """One seat, one device (refuses with ``seat_in_use`` / ``move_required``, the incident
     committed first), then presence: connected, the reconnection rules run."""
     now = server_now()
@@ -425,12 +439,14 @@ def _admit(seat: Seat) -> None:
         extra = {}
         if isinstance(exc.details, dict) and exc.details.get("incident"):
             extra["incident"] = exc.details["incident"]
-        raise replies.refusal(exc.code, exc.message, **extra) from None
+        raise replies.refusal(exc.code, exc.msg, locale, **extra) from None
     except Exception:
         db.session.rollback()
         log.exception("admitting seat %s failed", seat.registration_id)
         raise replies.refusal(
-            "internal_error", "the server failed to connect you; try again"
+            "internal_error",
+            msg("connect_failed", "The server failed to connect you; please try again."),
+            locale,
         ) from None
     proctoring.dispatch(db.session)
 

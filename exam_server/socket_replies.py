@@ -2,7 +2,9 @@
 ``/proctor`` in :mod:`exam_server.proctoring.console`).
 
 An error ack is ``{"ok": false, "error": code, "message": text, "field"?: …}``; a refused
-connection is Socket.IO's ``connect_error`` ``{message, data: {error, message, …}}``.
+connection is Socket.IO's ``connect_error`` ``{message, data: {error, message, …}}``. Messages
+are :class:`~question_bank.messages.Msg` until :func:`render` puts them into the connection's
+language (chosen at connect, :func:`exam_server.i18n.connection_locale`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,18 @@ from flask_socketio import ConnectionRefusedError
 from pydantic import ValidationError
 
 from question_bank.errors import DomainError
+from question_bank.messages import Msg, localize, msg
 from question_bank.schema import error_list
+
+from .i18n import gettext_for
+from .validation import field_message
+
+SIGN_IN_AGAIN = msg("sign_in_again", "Please sign in again.")
 
 
 def unauthorized() -> dict[str, Any]:
     """The connection is not (or no longer) signed in."""
-    return {"ok": False, "error": "unauthorized", "message": "sign in again"}
+    return {"ok": False, "error": "unauthorized", "message": SIGN_IN_AGAIN}
 
 
 def internal_error() -> dict[str, Any]:
@@ -26,7 +34,7 @@ def internal_error() -> dict[str, Any]:
     return {
         "ok": False,
         "error": "internal_error",
-        "message": "the server failed to handle this event",
+        "message": msg("event_failed", "The server failed to handle this event."),
     }
 
 
@@ -34,7 +42,7 @@ def too_many_payloads() -> dict[str, Any]:
     return {
         "ok": False,
         "error": "validation_error",
-        "message": "send one payload object per event",
+        "message": msg("one_payload_per_event", "Send one payload object per event."),
     }
 
 
@@ -44,17 +52,31 @@ def invalid(exc: ValidationError) -> dict[str, Any]:
     return {
         "ok": False,
         "error": "validation_error",
-        "message": f"{first['field']}: {first['message']}",
+        "message": field_message(first["field"], first["message"]),
         "field": first["field"],
     }
 
 
 def domain_error(exc: DomainError) -> dict[str, Any]:
-    """A refusal of the services (``exc.to_dict()``)."""
-    return {"ok": False, **exc.to_dict()}
+    """A refusal of the services (``exc.to_dict()``, messages still to render)."""
+    body = exc.to_dict()
+    body["message"] = exc.msg
+    if exc.details is not None:
+        body["details"] = exc.details
+    return {"ok": False, **body}
 
 
-def refusal(code: str, message: str, **extra: Any) -> ConnectionRefusedError:
+def render(reply: Any, locale: str | None) -> Any:
+    """``reply`` with its messages in ``locale`` (a no-op for replies without a message)."""
+    if isinstance(reply, dict) and reply.get("ok") is False:
+        return localize(reply, gettext_for(locale))
+    return reply
+
+
+def refusal(
+    code: str, message: Msg, locale: str | None = None, **extra: Any
+) -> ConnectionRefusedError:
     """A refused connection: the client's ``connect_error`` gets ``{message, data: {error,
     message, …}}`` (Socket.IO's format; ``err.data`` in the JavaScript client)."""
-    return ConnectionRefusedError(message, {"error": code, "message": message, **extra})
+    text = message.render(gettext_for(locale))
+    return ConnectionRefusedError(text, {"error": code, "message": text, **localize(extra)})

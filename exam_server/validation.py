@@ -9,6 +9,7 @@ from flask import request
 from pydantic import BaseModel, ValidationError
 
 from question_bank.errors import ValidationFailed
+from question_bank.messages import Msg, msg
 from question_bank.schema import error_list
 
 M = TypeVar("M", bound=BaseModel)
@@ -19,8 +20,13 @@ def validation_failed(exc: ValidationError) -> ValidationFailed:
     errors = error_list(exc)
     first = errors[0]
     return ValidationFailed(
-        f"{first['field']}: {first['message']}", field=first["field"], details=errors
+        field_message(first["field"], first["message"]), field=first["field"], details=errors
     )
+
+
+def field_message(field: str, message: Msg) -> Msg:
+    """``field: message`` (the field as its path in the request body)."""
+    return msg("field_invalid", "%(field)s: %(message)s", field=field, message=message)
 
 
 def validate(model: type[M], data: object) -> M:
@@ -33,7 +39,9 @@ def validate(model: type[M], data: object) -> M:
 def parse_json(model: type[M]) -> M:
     data = request.get_json(silent=True)
     if data is None:
-        raise ValidationFailed("the request body must be a JSON object", field="body")
+        raise ValidationFailed(
+            msg("body_not_json", "The request body must be a JSON object."), field="body"
+        )
     return validate(model, data)
 
 
@@ -44,7 +52,18 @@ def query_int(name: str, default: int, *, lo: int, hi: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValidationFailed(f"{name} must be a whole number", field=name) from None
+        raise ValidationFailed(
+            msg("query_not_integer", "%(name)s must be a whole number.", name=name), field=name
+        ) from None
     if not lo <= value <= hi:
-        raise ValidationFailed(f"{name} must be between {lo} and {hi}", field=name)
+        raise ValidationFailed(
+            msg(
+                "query_out_of_range",
+                "%(name)s must be between %(lo)s and %(hi)s.",
+                name=name,
+                lo=lo,
+                hi=hi,
+            ),
+            field=name,
+        )
     return value

@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from .messages import Msg, as_msg, pydantic_message
 from .sanitize import UnsafeHTML, clean_html
 
 
@@ -327,18 +328,30 @@ def weight_problems(nodes: list[KnowledgePointNode], parent: str = "(top level)"
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.]*): (.*)$", re.S)
 
 
-def error_list(exc: ValidationError) -> list[dict[str, str]]:
-    """Flatten a pydantic error into ``[{"field": "content.options.2.text", "message": …}]``.
+def error_list(exc: ValidationError) -> list[dict[str, Any]]:
+    """Flatten a pydantic error into ``[{"field": "content.options.2.text", "message": Msg}]``.
 
-    Whole-item rules report ``"key: …"``; that prefix is moved into the field path.
+    Messages are :class:`~question_bank.messages.Msg` (rendered in the user's language at the
+    edge). Whole-item rules report ``"key: …"`` (or raise ``ValueError(msg, "key")``); that
+    field is moved into the path.
     """
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
-        msg = err["msg"].removeprefix("Value error, ")
-        m = _FIELD_PREFIX.match(msg)
-        if err["type"] == "value_error" and m:
-            loc.append(m.group(1))
-            msg = m.group(2)
-        out.append({"field": ".".join(loc) or "item", "message": msg})
+        original = (err.get("ctx") or {}).get("error")
+        message: Msg
+        if isinstance(original, Exception) and original.args and isinstance(original.args[0], Msg):
+            message = original.args[0]
+            if len(original.args) > 1 and isinstance(original.args[1], str):
+                loc.append(original.args[1])
+        elif err["type"] == "value_error":
+            text = err["msg"].removeprefix("Value error, ")
+            m = _FIELD_PREFIX.match(text)
+            if m:
+                loc.append(m.group(1))
+                text = m.group(2)
+            message = as_msg(text, "value_invalid")
+        else:
+            message = pydantic_message(err)
+        out.append({"field": ".".join(loc) or "item", "message": message})
     return out

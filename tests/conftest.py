@@ -145,15 +145,21 @@ def make_user(
 
 
 class Api:
-    """The Flask test client with a bearer token and JSON helpers."""
+    """The Flask test client with a bearer token and JSON helpers.
 
-    def __init__(self, client, token: str | None = None):
+    Requests ask for English (``Accept-Language: en``) so that tests can match the English
+    messages; the server's default for a request without a language is Chinese, which
+    tests/exam_server/test_messages.py and the page tests check.
+    """
+
+    def __init__(self, client, token: str | None = None, language: str = "en"):
         self.client = client
         self.token = token
+        self.language = language
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         h = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return {**h, **(extra or {})}
+        return {"Accept-Language": self.language, **h, **(extra or {})}
 
     def get(self, path: str, **kw: Any):
         return self.client.get(path, headers=self._headers(kw.pop("headers", None)), **kw)

@@ -112,5 +112,5 @@ def put_policy(session_id: int):
         policy = svc.set_policy(db.session, current_user.actor, es, body.policy, body.reason)
     except ValidationFailed as exc:
         field = f"policy.{exc.field}" if exc.field else "policy"
-        raise ValidationFailed(exc.message, field=field, details=exc.details) from None
+        raise ValidationFailed(exc.msg, field=field, details=exc.details) from None
     return jsonify(policy=policy.to_dict(), stored=es.integrity_policy)

@@ -32,9 +32,11 @@ from flask_socketio import Namespace, join_room, leave_room
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from question_bank.errors import DomainError
+from question_bank.messages import msg
 
 from .. import socket_replies as replies
 from ..extensions import db, socketio
+from ..i18n import connection_locale
 from ..models import Role, User
 from ..sessions import services as session_svc
 from ..sessions.clock import server_now
@@ -59,6 +61,7 @@ class Viewer:
 
     user_id: int
     username: str
+    locale: str = "zh_CN"
     session_id: int | None = None
     rooms: frozenset[int] = field(default_factory=frozenset)
 
@@ -310,17 +313,21 @@ def _viewer_user(viewer: Viewer) -> User | None:
 
 class ProctorNamespace(Namespace):
     def on_connect(self, auth: Any = None):
+        locale = connection_locale(auth)
         try:
             user = _staff_user(auth)
             if user is None:
-                raise replies.refusal(
-                    "unauthorized", "sign in first (session cookie or auth token)"
-                )
+                raise replies.refusal("unauthorized", replies.SIGN_IN_AGAIN, locale)
             if not user.has_role(Role.PROCTOR, Role.SUPERVISOR):
                 raise replies.refusal(
-                    "forbidden", "the proctor console needs a proctor or supervisor"
+                    "forbidden",
+                    msg(
+                        "console_needs_proctor",
+                        "The proctor console needs a proctor or supervisor.",
+                    ),
+                    locale,
                 )
-            _viewers[request.sid] = Viewer(user.id, user.username)
+            _viewers[request.sid] = Viewer(user.id, user.username, locale)
         finally:
             db.session.remove()
 
@@ -329,6 +336,9 @@ class ProctorNamespace(Namespace):
 
     def on_watch(self, data: Any = None):
         viewer = _viewers.get(request.sid)
+        return replies.render(self._watch(viewer, data), viewer.locale if viewer else None)
+
+    def _watch(self, viewer: Viewer | None, data: Any):
         if viewer is None:
             return replies.unauthorized()
         try:

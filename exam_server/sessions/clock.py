@@ -8,13 +8,14 @@ request and passes the value to the services, which never read a clock themselve
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 
 from question_bank.db import utcnow
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+from ..timefmt import DEFAULT_TIMEZONE, local_zone
+
+__all__ = ["DEFAULT_TIMEZONE", "local_zone", "server_now"]
 
 
 def server_now() -> dt.datetime:
@@ -24,9 +25,3 @@ def server_now() -> dt.datetime:
     if now.tzinfo is None:
         raise RuntimeError("CLOCK must return an aware datetime")
     return now.astimezone(dt.UTC)
-
-
-def local_zone() -> ZoneInfo:
-    """The time zone that tickets print and the CLI reads times in (``app.config["TIMEZONE"]``,
-    default Asia/Shanghai)."""
-    return ZoneInfo(current_app.config.get("TIMEZONE") or DEFAULT_TIMEZONE)

@@ -459,7 +459,7 @@ BAD_REGISTRATIONS = [
     ({"seat": 31}, 422, "seat", "capacity"),
     ({"seat": 0}, 422, "seat", "from 1"),
     ({"seat": 1}, 409, "seat", "duplicate seat"),
-    ({"seat": "one"}, 422, "seat", "integer"),
+    ({"seat": "one"}, 422, "seat", "whole number"),
     ({"candidate_name": None}, 422, "candidate_name", ""),
     ({"extra": 1}, 422, "extra", ""),
 ]

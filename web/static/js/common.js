@@ -153,13 +153,30 @@ export function statusBadge(status) {
 export const typeLabel = (type) => t(`type.${type}`);
 export const levelLabel = (level) => t(`levels.${level}`);
 
-export function fmtDate(iso) {
+/** The centre's time zone (server configuration); every time on a page is shown in it. */
+export const TIMEZONE = document.body.dataset.timezone || 'Asia/Shanghai';
+
+function zoned(options) {
+  try {
+    return new Intl.DateTimeFormat('en-CA', { ...options, timeZone: TIMEZONE, hour12: false });
+  } catch (err) {
+    return new Intl.DateTimeFormat('en-CA', { ...options, hour12: false });
+  }
+}
+const DAY = zoned({ year: 'numeric', month: '2-digit', day: '2-digit' });
+const CLOCK = zoned({ hour: '2-digit', minute: '2-digit' });
+
+/**
+ * A time in the centre's zone: "14:05" when it is today there, else "2026-06-16 14:05"
+ * (`{ date: true }` always shows the date). The same rule as the server's `local_time`.
+ */
+export function fmtDate(iso, { date = false } = {}) {
   if (!iso) return '';
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return date.toLocaleString(LOCALE === 'en' ? 'en-GB' : 'zh-CN', {
-    year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
-  });
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return String(iso);
+  const day = DAY.format(when);
+  const clock = CLOCK.format(when).replace(/^24:/, '00:');
+  return !date && day === DAY.format(new Date()) ? clock : `${day} ${clock}`;
 }
 
 export function fmtNumber(value, digits = 2) {
