@@ -54,6 +54,7 @@ from .forensics import (
     rapid_guessing,
 )
 from .irt import IRTResult, eap_abilities, fit_irt, item_information, quadrature, test_information
+from .irt_fit import ItemFit, chi2_sf, item_fit, summed_score_likelihood
 from .report import AnalysisOptions, Report, analyze
 from .scoring import code_to_letters, guess_scores, letters_to_code, score_choices
 
@@ -62,6 +63,7 @@ __all__ = [
     "FlagReason",
     "FlagThresholds",
     "IRTResult",
+    "ItemFit",
     "ItemFlag",
     "ItemStatistics",
     "OptionStatistics",
@@ -76,12 +78,14 @@ __all__ = [
     "analyze",
     "answer_similarity",
     "benjamini_hochberg",
+    "chi2_sf",
     "code_to_letters",
     "eap_abilities",
     "fit_irt",
     "flag_items",
     "guess_scores",
     "identical_incorrect_matrix",
+    "item_fit",
     "item_information",
     "item_statistics",
     "letters_to_code",
@@ -92,6 +96,7 @@ __all__ = [
     "reliability",
     "score_choices",
     "score_distribution",
+    "summed_score_likelihood",
     "test_information",
     "test_statistics",
 ]

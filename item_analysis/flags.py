@@ -15,7 +15,7 @@ import numpy as np
 from ._util import check_fraction
 from .classical import ItemStatistics, OptionStatistics, Reliability
 
-__all__ = ["FlagReason", "FlagThresholds", "ItemFlag", "flag_items"]
+__all__ = ["FlagReason", "FlagThresholds", "ItemFlag", "flag_items", "flag_misfit"]
 
 
 class FlagReason(StrEnum):
@@ -34,6 +34,9 @@ class FlagReason(StrEnum):
     NON_FUNCTIONING_DISTRACTOR = "non_functioning_distractor"
     #: Alpha would rise by more than ``alpha_if_deleted_margin`` without the item.
     ALPHA_IF_DELETED = "alpha_if_deleted"
+    #: The IRT model does not fit the item: Orlando–Thissen ``S-X²`` p-value below
+    #: ``FlagThresholds.misfit_p`` (``value`` is the p-value).
+    ITEM_MISFIT = "item_misfit"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class FlagThresholds:
     alpha_if_deleted_margin : flag when alpha-if-deleted exceeds alpha by more than this (0.0)
     key_error_margin : a distractor must beat the key's option-rest correlation by more than
         this to suggest a key error (0.0)
+    misfit_p : IRT item fit (``S-X²``) p-values below this are flagged (0.01)
     """
 
     min_responses: int = 30
@@ -61,6 +65,7 @@ class FlagThresholds:
     nonfunctioning_distractor: float = 0.05
     alpha_if_deleted_margin: float = 0.0
     key_error_margin: float = 0.0
+    misfit_p: float = 0.01
 
     def __post_init__(self) -> None:
         if not isinstance(self.min_responses, int) or self.min_responses < 1:
@@ -74,6 +79,7 @@ class FlagThresholds:
         check_fraction("nonfunctioning_distractor", self.nonfunctioning_distractor)
         check_fraction("alpha_if_deleted_margin", self.alpha_if_deleted_margin)
         check_fraction("key_error_margin", self.key_error_margin, high=2.0)
+        check_fraction("misfit_p", self.misfit_p)
         if self.too_hard >= self.too_easy:
             raise ValueError(f"too_hard ({self.too_hard}) must be below too_easy ({self.too_easy})")
 
@@ -223,3 +229,33 @@ def _key_checks(
                 )
             )
     return flags
+
+
+def flag_misfit(
+    p_values: np.ndarray,
+    n: np.ndarray,
+    flags: tuple[ItemFlag, ...],
+    thresholds: FlagThresholds = FlagThresholds(),
+) -> tuple[ItemFlag, ...]:
+    """``flags`` plus an :attr:`FlagReason.ITEM_MISFIT` flag for every item seen by at least
+    ``min_responses`` candidates whose ``S-X²`` p-value is below ``misfit_p``; ordered by item.
+
+    Examples
+    --------
+    >>> out = flag_misfit(np.array([0.5, 0.001]), np.array([100, 100]), ())
+    >>> [(f.item, f.reason.value) for f in out]
+    [(1, 'item_misfit')]
+    """
+    t = thresholds
+    extra = [
+        ItemFlag(j, FlagReason.ITEM_MISFIT, float(p), t.misfit_p)
+        for j, p in enumerate(np.asarray(p_values, dtype=np.float64).tolist())
+        if math.isfinite(p) and p < t.misfit_p and n[j] >= t.min_responses
+    ]
+    order = list(FlagReason)
+    return tuple(
+        sorted(
+            [*flags, *extra],
+            key=lambda f: (f.item, order.index(f.reason), -1 if f.option is None else f.option),
+        )
+    )

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._util import FloatArray, as_2d, first_bad, frozen, per_item, seen_mask
+from .irt_fit import ItemFit, item_fit, standard_errors
 
 __all__ = [
     "IRTResult",
@@ -53,6 +54,10 @@ class IRTResult:
     n_observations : seen cells of calibrated items
     n_iter, converged : EM iterations used and whether the tolerance was met
     nodes, weights : (Q,) quadrature grid in the ability metric and its prior weights
+    discrimination_se, difficulty_se : (J,) standard errors from the observed information
+        matrix of the marginal likelihood (NaN when not calibrated; 0 for the fixed Rasch
+        slope); ``sigma_se`` the SE of sigma (Rasch); ``se_method`` how they were computed
+    item_fit : Orlando–Thissen ``S-X²`` per item (None unless every candidate saw every item)
     """
 
     model: Model
@@ -69,6 +74,11 @@ class IRTResult:
     converged: bool
     nodes: FloatArray
     weights: FloatArray
+    discrimination_se: FloatArray | None = None
+    difficulty_se: FloatArray | None = None
+    sigma_se: float = float("nan")
+    se_method: str = ""
+    item_fit: ItemFit | None = None
 
     @property
     def aic(self) -> float:
@@ -201,6 +211,7 @@ def fit_irt(
     bound: float = 6.0,
     max_iter: int = 1000,
     tol: float = 1e-4,
+    errors: bool = True,
 ) -> IRTResult:
     """Fit a Rasch or 2PL model by marginal maximum likelihood (EM).
 
@@ -219,6 +230,9 @@ def fit_irt(
         EM iteration limit.
     tol : float
         Convergence when no slope or intercept changes by more than ``tol`` in an iteration.
+    errors : bool
+        Also compute standard errors (observed information, see
+        :mod:`item_analysis.irt_fit`) and, with complete data, the ``S-X²`` item fit.
 
     Returns
     -------
@@ -306,6 +320,7 @@ def fit_irt(
         ez_s = post_s @ z
         sez_s = np.sqrt(np.maximum(post_s @ (z * z) - ez_s * ez_s, 0.0))
         ez, sez = ez_s[raw], sez_s[raw]
+        post = post_s[raw]
     else:
         post, lse = _normalise(_log_post(x @ slopes, x @ d, s, sp, z, logw))
         loglik = float(lse.sum())
@@ -314,6 +329,29 @@ def fit_irt(
 
     disc = np.full(n_items, np.nan)
     diff = np.full(n_items, np.nan)
+    disc_se = np.full(n_items, np.nan)
+    diff_se = np.full(n_items, np.nan)
+    sigma_se, se_method, fit = float("nan"), "", None
+    if errors and d.size:
+        se = standard_errors(x, s, post, slopes, d, z, model=model)
+        disc_se[cal], diff_se[cal], sigma_se, se_method = (
+            se.discrimination,
+            se.difficulty,
+            se.sigma,
+            se.method,
+        )
+        if s is None and not (s_all is not None and not s_all.all()):
+            a_all = np.full(n_items, np.nan)
+            d_all = np.full(n_items, np.nan)
+            a_all[cal], d_all[cal] = slopes, d
+            fit = item_fit(
+                x_all,
+                a_all,
+                d_all,
+                z=z,
+                weights=w,
+                n_parameters=1 if model == "rasch" else 2,
+            )
     if model == "rasch":
         sigma = float(a[0])
         disc[cal] = 1.0
@@ -342,6 +380,11 @@ def fit_irt(
         converged=converged,
         nodes=frozen(nodes),
         weights=frozen(w),
+        discrimination_se=frozen(disc_se),
+        difficulty_se=frozen(diff_se),
+        sigma_se=sigma_se,
+        se_method=se_method,
+        item_fit=fit,
     )
 
 

@@ -22,7 +22,7 @@ from .classical import (
     _option_statistics,
     _test_statistics,
 )
-from .flags import FlagThresholds, ItemFlag, flag_items
+from .flags import FlagThresholds, ItemFlag, flag_items, flag_misfit
 from .forensics import (
     PersonFit,
     RapidGuessing,
@@ -285,6 +285,8 @@ def analyze(
                 np.asarray(opts.information_grid), irt_res.discrimination, irt_res.difficulty
             )
         )
+        if irt_res.item_fit is not None:
+            flags = flag_misfit(irt_res.item_fit.p_value, items.n, flags, opts.thresholds)
     sim = None
     if similarity:
         # Only items with options have choices to compare (fill-in items carry scores only).
@@ -414,7 +416,21 @@ def _report_dict(
                 "calibrated": bool(rep.irt.calibrated[j]),
                 "discrimination": json_value(rep.irt.discrimination[j]),
                 "difficulty": json_value(rep.irt.difficulty[j]),
+                "discrimination_se": _se(rep.irt.discrimination_se, j),
+                "difficulty_se": _se(rep.irt.difficulty_se, j),
             }
+            fit = rep.irt.item_fit
+            if fit is not None:
+                row["irt"]["fit"] = {
+                    "s_x2": json_value(fit.statistic[j]),
+                    "df": int(fit.df[j]),
+                    "p_value": json_value(fit.p_value[j]),
+                    "misfit": bool(
+                        np.isfinite(fit.p_value[j])
+                        and fit.p_value[j] < rep.settings.thresholds.misfit_p
+                        and rep.items.n[j] >= rep.settings.thresholds.min_responses
+                    ),
+                }
         if rep.rapid is not None:
             row["rapid_guessing"] = {
                 "threshold_seconds": json_value(rep.rapid.thresholds[j]),
@@ -463,6 +479,22 @@ def _report_dict(
             "aic": json_value(rep.irt.aic),
             "bic": json_value(rep.irt.bic),
             "n_parameters": rep.irt.n_parameters,
+            "sigma_se": json_value(rep.irt.sigma_se),
+            "standard_errors": rep.irt.se_method,
+            "item_fit": None
+            if rep.irt.item_fit is None
+            else {
+                "statistic": "S-X2 (Orlando and Thissen 2000)",
+                "min_expected": rep.irt.item_fit.min_expected,
+                "misfit_p": rep.settings.thresholds.misfit_p,
+                "misfitting_items": [
+                    iid[j]
+                    for j in range(rep.n_items)
+                    if np.isfinite(rep.irt.item_fit.p_value[j])
+                    and rep.irt.item_fit.p_value[j] < rep.settings.thresholds.misfit_p
+                    and rep.items.n[j] >= rep.settings.thresholds.min_responses
+                ],
+            },
             "n_iter": rep.irt.n_iter,
             "converged": rep.irt.converged,
             "test_information": {
@@ -518,6 +550,10 @@ def _report_dict(
             cands.append(c)
         out["candidates"] = cands
     return out
+
+
+def _se(values: FloatArray | None, j: int) -> float | None:
+    return None if values is None else json_value(values[j])
 
 
 def _option_label(o: int) -> str:

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["scoring", "classical", "flags", "irt", "forensics", "report", "files"]
+MODULES = ["scoring", "classical", "flags", "irt", "irt_fit", "forensics", "report", "files"]
 
 
 @pytest.mark.parametrize("name", MODULES)
