@@ -95,6 +95,12 @@ def test_key_without_header_and_types(tmp_path):
         ("id,Q1\nc1,A\n", "Q1,B,zero\n", "points 'zero' is not a number"),
         ("id,Q1\nc1,A\n", "Q1,E,1,4\n", "key 'E' of item 'Q1' is beyond its 4 options"),
         ("id,Q1\nc1,1\n", "Q1,B,1\n", "option letters must be A-Z"),
+        (
+            "id,Q1\nc1,B\nc2,2\n",
+            "Q1,B,1\n",
+            "candidate 'c1', item 'Q1': answer 'B' is not an option number",
+        ),
+        ("id,Q1\nc1,1\n", "Q1,0,1\n", "names option 0, which is kept as a wrong option"),
     ],
 )
 def test_errors_name_the_bad_value(tmp_path, responses, key, message):
@@ -102,8 +108,10 @@ def test_errors_name_the_bad_value(tmp_path, responses, key, message):
     k = tmp_path / "k.csv"
     r.write_text(responses, encoding="utf-8")
     k.write_text(key, encoding="utf-8")
+    # digits are option numbers unless the codes are declared letters
+    coding = "letters" if message.startswith("option letters") else "auto"
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        run_analysis(r, k)
+        run_analysis(r, k, coding=coding)
 
 
 def test_run_analysis_with_irt(tmp_path):
