@@ -69,17 +69,25 @@ def lsat_shapes(tmp_path_factory):
     ids = [f"p{i:04d}" for i in range(len(x))]
     return {
         "x": x.astype(float),
-        "numeric": _write(d / "num.csv", ["id", *items], [[i, *r] for i, r in zip(ids, nums)]),
-        "numeric_key": _write(
-            d / "num_key.csv", ["item", "key"], [[it, k] for it, k in zip(items, keys_num)]
+        "numeric": _write(
+            d / "num.csv", ["id", *items], [[i, *r] for i, r in zip(ids, nums, strict=True)]
         ),
-        "letters": _write(d / "let.csv", ["id", *items], [[i, *r] for i, r in zip(ids, letters)]),
+        "numeric_key": _write(
+            d / "num_key.csv",
+            ["item", "key"],
+            [[it, k] for it, k in zip(items, keys_num, strict=True)],
+        ),
+        "letters": _write(
+            d / "let.csv", ["id", *items], [[i, *r] for i, r in zip(ids, letters, strict=True)]
+        ),
         "letter_key": _write(
             d / "let_key.csv",
             ["item", "key"],
-            [[it, "ABCDE"[k - 1]] for it, k in zip(items, keys_num)],
+            [[it, "ABCDE"[k - 1]] for it, k in zip(items, keys_num, strict=True)],
         ),
-        "scored": _write(d / "scored.csv", ["id", *items], [[i, *r] for i, r in zip(ids, x)]),
+        "scored": _write(
+            d / "scored.csv", ["id", *items], [[i, *r] for i, r in zip(ids, x, strict=True)]
+        ),
         "ids": ids,
     }
 
@@ -103,8 +111,7 @@ def test_lsat6_option_numbers_with_zero_agree_with_psych(lsat_shapes):
         "letter_items": 0,
         "true_false_items": 0,
         "zero_option_items": 5,
-        "true_false_items": 0,
-    } | {"letter_items": 0}
+    }
     item3 = out["items"][2]
     assert item3["key"] == "3"
     labels = [o["label"] for o in item3["options"]]
@@ -177,7 +184,11 @@ def test_numeric_export_with_key_four_of_eight(tmp_path):
     r = _write(
         tmp_path / "r.csv", ["candidate", *items], [[f"c{i}", *row] for i, row in enumerate(nums)]
     )
-    k = _write(tmp_path / "k.csv", ["item", "key"], [[it, v] for it, v in zip(items, keys_num)])
+    k = _write(
+        tmp_path / "k.csv",
+        ["item", "key"],
+        [[it, v] for it, v in zip(items, keys_num, strict=True)],
+    )
     out = run_analysis(r, k, similarity=False)
     assert out["coding"]["scheme"] == "numeric" and out["coding"]["detected"]
     q1 = out["items"][0]
@@ -260,7 +271,11 @@ def test_copiers_found_within_rooms_but_not_among_all_pairs(tmp_path):
         ["id", *items],
         [[ids[i], *np.array(list("ABCD"))[choices[i]]] for i in range(n)],
     )
-    k = _write(tmp_path / "k.csv", ["item", "key"], [[it, "ABCD"[v]] for it, v in zip(items, keys)])
+    k = _write(
+        tmp_path / "k.csv",
+        ["item", "key"],
+        [[it, "ABCD"[v]] for it, v in zip(items, keys, strict=True)],
+    )
     groups = {ids[i]: f"R{rooms[i]}" for i in range(n)}
 
     def found(out):
