@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
@@ -102,6 +102,23 @@ class DifficultySpec(BaseModel):
     tolerance: float = Field(default=0.01, gt=0, le=0.5)
 
 
+class InformationSpec(BaseModel):
+    """Balancing the test information at the pass mark (needs IRT estimates in the bank).
+
+    ``balance``: ``auto`` balances once any item of the release has IRT estimates, ``on``
+    always (items without estimates use their difficulty with a default discrimination),
+    ``off`` never. ``target`` is the information at the cut score every paper aims at
+    (absent: that of an average paper of the release); ``tolerance`` the allowed relative
+    deviation (0.05 = ±5 %).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    balance: Literal["auto", "on", "off"] = "auto"
+    target: float | None = Field(default=None, gt=0, le=10_000)
+    tolerance: float = Field(default=0.05, gt=0, le=0.5)
+
+
 class BlueprintSpec(BaseModel):
     """Everything a blueprint version says. Immutable once stored; its hash identifies it."""
 
@@ -114,6 +131,7 @@ class BlueprintSpec(BaseModel):
     late_entry_minutes: int = Field(default=15, ge=0, le=600)
     earliest_submit_minutes: int = Field(default=30, ge=0, le=600)
     difficulty: DifficultySpec = Field(default_factory=DifficultySpec)
+    information: InformationSpec = Field(default_factory=InformationSpec)
     enemy_groups: list[Annotated[list[ItemCode], Field(max_length=100)]] = Field(
         default_factory=list, max_length=2000
     )
@@ -130,7 +148,11 @@ class BlueprintSpec(BaseModel):
         return _normal(v)
 
     def canonical(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        out = self.model_dump(mode="json")
+        # Left out at its default, so specs written before it existed keep their hash.
+        if out["information"] == InformationSpec().model_dump(mode="json"):
+            del out["information"]
+        return out
 
     def spec_hash(self) -> str:
         return content_hash(self.canonical())

@@ -251,6 +251,9 @@ class PaperSet(Base):
     seed: Mapped[str] = mapped_column(String(128))
     # Difficulty used per item version id (JSON object keyed by the id as text).
     difficulties: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    # 2PL [a, b] per item version id (text) of the calibrated items used for balancing the
+    # information at the pass mark; None when the bank had no IRT estimates.
+    item_parameters: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, nullable=True)
     report: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

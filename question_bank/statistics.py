@@ -396,6 +396,37 @@ def effective_difficulties(
     return out
 
 
+def irt_estimates(session: Session, version_ids: list[int]) -> dict[int, tuple[float, float]]:
+    """2PL ``(a, b)`` per item version from the analysis runs that calibrated it, on the
+    standard-normal ability scale of the runs (a Rasch run's ``b`` is divided and its slope
+    multiplied by its ability SD). Several runs are pooled as response-weighted means, like
+    the classical statistics (:func:`accumulated`)."""
+    if not version_ids:
+        return {}
+    rows = session.execute(
+        select(ItemStatistic, AnalysisRun.irt_model, AnalysisRun.summary)
+        .join(AnalysisRun, AnalysisRun.id == ItemStatistic.run_id)
+        .where(
+            ItemStatistic.item_version_id.in_(version_ids),
+            ItemStatistic.irt_a.is_not(None),
+            ItemStatistic.irt_b.is_not(None),
+        )
+    ).all()
+    sums: dict[int, list[float]] = {}
+    for stat, model, summary in rows:
+        a, b = float(stat.irt_a), float(stat.irt_b)
+        if model == "rasch":
+            sigma = float(((summary or {}).get("irt") or {}).get("sigma") or 1.0)
+            a, b = a * sigma, b / sigma
+        if not (a > 0 and np.isfinite(a) and np.isfinite(b)) or stat.n <= 0:
+            continue
+        acc = sums.setdefault(stat.item_version_id, [0.0, 0.0, 0.0])
+        acc[0] += stat.n * a
+        acc[1] += stat.n * b
+        acc[2] += stat.n
+    return {vid: (sa / n, sb / n) for vid, (sa, sb, n) in sums.items()}
+
+
 def close_task(session: Session, actor: Actor, task_id: int, action: str, note: str) -> ReviewTask:
     task = session.get(ReviewTask, task_id)
     if task is None:

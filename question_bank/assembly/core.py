@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..blueprints import BlueprintInfeasible, Problem
+from ..messages import msg
 from ..schema import OPTION_LABELS
 from .plan import Plan, max_uses_for, session_problems
 
@@ -73,6 +74,7 @@ class Paper:
     expected_score: float
     seed: str
     indices: tuple[int, ...] = field(repr=False)
+    information: float | None = None  # test information at θ_cut, when the plan has it
 
     def __len__(self) -> int:
         return len(self.version_ids)
@@ -86,12 +88,15 @@ class Paper:
         ]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "candidate": self.candidate,
             "seed": self.seed,
             "expected_score": round(self.expected_score, 6),
             "items": self.items_json(),
         }
+        if self.information is not None:
+            out["information"] = round(self.information, 6)
+        return out
 
     @property
     def paper_hash(self) -> str:
@@ -106,6 +111,7 @@ class PaperFailure:
     rule: str
     message: str
     expected_score: float | None = None
+    information: float | None = None
 
 
 class PaperFailed(Exception):
@@ -169,6 +175,15 @@ class SessionAssembler:
         self.offsets = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
         self.needs = np.asarray([plan.cells[k].need for k in self.drawn], dtype=np.int64)
         self.counts_np = np.zeros(self.n, dtype=np.int64)
+        info_plan = plan.information
+        self.info = info_plan.item_information if info_plan is not None else None
+        self.balance_info = plan.balances_information
+        if self.balance_info:
+            d = pool.difficulty
+            inf = np.asarray(self.info)
+            self.cell_items = [np.asarray(c.pool, dtype=np.int64) for c in plan.cells]
+            self.cell_d = [d[c] for c in self.cell_items]
+            self.cell_info = [inf[c] for c in self.cell_items]
 
     def resize(self, n_papers: int) -> None:
         """Continue the session with ``n_papers`` papers in all (candidates added late): the
@@ -286,32 +301,43 @@ class SessionAssembler:
             pts[cells[k].section] * diff[i] for i, k in zip(pinned_items, pinned_cells, strict=True)
         )
         score += sum(pts[cells[k].section] * diff[i] for i, k in zip(sel, sel_cell, strict=True))
-        aim = AIM * plan.tolerance
-        attempts = 0
-        n_free = len(sel)
-        while abs(score - target) > aim and attempts < self.max_swaps and n_free:
-            attempts += 1
-            if pos >= len(buf):
-                buf.extend(rng.random(64).tolist())
-            j = int(buf[pos] * n_free)
-            pos += 1
-            a = sel[j]
-            cell = cells[sel_cell[j]]
-            p = pts[cell.section]
-            want = diff[a] + (target - score) / p
-            # A saturated item drawn because it must be may only give way to another one.
-            allowed = must[sel_cell[j]][2] if j in locked else None
-            b = self._nearest_available(cell, want, used, blocked, max_uses, allowed)
-            if b < 0:
-                continue
-            new = score + p * (diff[b] - diff[a])
-            if abs(new - target) < abs(score - target) - 1e-12:
-                used[a] = 0
-                for e in enemies[a]:
-                    blocked[e] -= 1
-                take(b)
-                sel[j] = b
-                score = new
+        information = None
+        if self.balance_info:
+            score, information, attempts, pos = self._balance_both(
+                sel, sel_cell, locked, must, used, blocked, max_uses, score, buf, pos, rng,
+                pinned_items,
+            )  # fmt: skip
+        else:
+            aim = AIM * plan.tolerance
+            attempts = 0
+            n_free = len(sel)
+            while abs(score - target) > aim and attempts < self.max_swaps and n_free:
+                attempts += 1
+                if pos >= len(buf):
+                    buf.extend(rng.random(64).tolist())
+                j = int(buf[pos] * n_free)
+                pos += 1
+                a = sel[j]
+                cell = cells[sel_cell[j]]
+                p = pts[cell.section]
+                want = diff[a] + (target - score) / p
+                # A saturated item drawn because it must be may only give way to another one.
+                allowed = must[sel_cell[j]][2] if j in locked else None
+                b = self._nearest_available(cell, want, used, blocked, max_uses, allowed)
+                if b < 0:
+                    continue
+                new = score + p * (diff[b] - diff[a])
+                if abs(new - target) < abs(score - target) - 1e-12:
+                    used[a] = 0
+                    for e in enemies[a]:
+                        blocked[e] -= 1
+                    take(b)
+                    sel[j] = b
+                    score = new
+            if self.info is not None:
+                information = sum(self.info[i] for i in pinned_items) + sum(
+                    self.info[i] for i in sel
+                )
         if abs(score - target) > plan.tolerance + 1e-9:
             raise PaperFailed(
                 PaperFailure(
@@ -320,15 +346,100 @@ class SessionAssembler:
                     f"expected score {score:.2f} stays outside {target:.2f} ± "
                     f"{plan.tolerance:.2f} after {attempts} swap attempts",
                     score,
+                    information,
                 )
             )
+        if self.balance_info:
+            ip = plan.information
+            if abs(information - ip.target) > ip.tolerance + 1e-9:
+                raise PaperFailed(
+                    PaperFailure(
+                        candidate,
+                        "assembly.information",
+                        f"information {information:.3f} at the pass mark stays outside "
+                        f"{ip.target:.3f} ± {ip.tolerance:.3f} after {attempts} swap attempts",
+                        score,
+                        information,
+                    )
+                )
         for i in sel:
             counts[i] += 1
         self.counts_np[sel] += 1
         self.done += 1
         return self._finish(
-            candidate, seed, rng, buf[pos:], pinned_items + sel, pinned_cells + sel_cell, score
+            candidate,
+            seed,
+            rng,
+            buf[pos:],
+            pinned_items + sel,
+            pinned_cells + sel_cell,
+            score,
+            information,
         )
+
+    def _balance_both(
+        self, sel, sel_cell, locked, must, used, blocked, max_uses, score, buf, pos, rng, pinned
+    ):
+        """Swaps that bring both the expected score and the information at θ_cut within
+        half their tolerances: a random drawn item gives way to the available item of its cell
+        that minimises ``((S − T) / tol_S)² + ((I − I_T) / tol_I)²``; a swap is kept only if
+        it lowers that distance."""
+        plan = self.plan
+        cells = plan.cells
+        pts = self.pts
+        diff = self.diff
+        info = self.info
+        enemies = plan.enemies
+        ip = plan.information
+        target, t_info = plan.target, ip.target
+        tol_s, tol_i = plan.tolerance, ip.tolerance
+        aim_s, aim_i = AIM * tol_s, AIM * tol_i
+        information = sum(info[i] for i in pinned) + sum(info[i] for i in sel)
+        used_np = np.frombuffer(used, dtype=np.uint8)
+        blocked_np = np.asarray(blocked, dtype=np.int64)
+        counts = self.counts_np
+        attempts = 0
+        n_free = len(sel)
+
+        def dist(s: float, i: float) -> float:
+            return ((s - target) / tol_s) ** 2 + ((i - t_info) / tol_i) ** 2
+
+        while (
+            (abs(score - target) > aim_s or abs(information - t_info) > aim_i)
+            and attempts < self.max_swaps
+            and n_free
+        ):
+            attempts += 1
+            if pos >= len(buf):
+                buf.extend(rng.random(64).tolist())
+            j = int(buf[pos] * n_free)
+            pos += 1
+            a = sel[j]
+            k = sel_cell[j]
+            p = pts[cells[k].section]
+            items = self.cell_items[k]
+            new_s = score + p * (self.cell_d[k] - diff[a])
+            new_i = information + (self.cell_info[k] - info[a])
+            cost = ((new_s - target) / tol_s) ** 2 + ((new_i - t_info) / tol_i) ** 2
+            ok = (used_np[items] == 0) & (blocked_np[items] == 0) & (counts[items] < max_uses)
+            if j in locked:  # a saturated item drawn because it must be gives way to another
+                ok &= np.isin(items, must[k][1])
+            if not ok.any():
+                continue
+            cost[~ok] = np.inf
+            t = int(np.argmin(cost))
+            if cost[t] < dist(score, information) - 1e-12:
+                b = int(items[t])
+                used[a] = 0
+                for e in enemies[a]:
+                    blocked_np[e] -= 1
+                used[b] = 1
+                for e in enemies[b]:
+                    blocked_np[e] += 1
+                sel[j] = b
+                score = float(new_s[t])
+                information = float(new_i[t])
+        return score, information, attempts, pos
 
     def _nearest_available(
         self,
@@ -371,9 +482,19 @@ class SessionAssembler:
         chosen: list[int],
         chosen_cells: list[int],
         score: float,
+        information: float | None = None,
     ) -> Paper:
         return finish_paper(
-            self.plan, candidate, seed, rng, keys, chosen, chosen_cells, score, self.shuffle_q
+            self.plan,
+            candidate,
+            seed,
+            rng,
+            keys,
+            chosen,
+            chosen_cells,
+            score,
+            self.shuffle_q,
+            information,
         )
 
 
@@ -387,6 +508,7 @@ def finish_paper(
     chosen_cells: list[int],
     score: float,
     shuffle_q: list[bool],
+    information: float | None = None,
 ) -> Paper:
     """Order the chosen items by section (shuffled or canonical) and permute their options."""
     pool = plan.pool
@@ -423,6 +545,7 @@ def finish_paper(
         expected_score=score,
         seed=seed,
         indices=tuple(order),
+        information=information,
     )
 
 
@@ -452,7 +575,11 @@ def naive_paper(plan: Plan, session_seed: str, candidate: str) -> Paper:
             chosen_cells.append(k)
             score += pts[cell.section] * diff[items[t]]
     shuffle_q = [s.shuffle_questions for s in plan.spec.sections]
-    return finish_paper(plan, candidate, seed, rng, [], chosen, chosen_cells, score, shuffle_q)
+    info = plan.information.item_information if plan.information is not None else None
+    information = None if info is None else sum(info[i] for i in chosen)
+    return finish_paper(
+        plan, candidate, seed, rng, [], chosen, chosen_cells, score, shuffle_q, information
+    )
 
 
 @dataclass
@@ -519,6 +646,22 @@ def failure_problems(plan: Plan, failures: list[PaperFailure], n_papers: int) ->
                 f"{plan.target:.2f} ± {plan.tolerance:.2f} points (they reach "
                 f"{min(scores):.2f}–{max(scores):.2f}); add items of the needed difficulty, "
                 f"widen the tolerance or relax the exposure limit"
+            )
+        elif rule == "assembly.information":
+            ip = plan.information
+            values = [f.information for f in fs if f.information is not None]
+            message = msg(
+                "assembly_information",
+                "%(failed)s of %(papers)s papers cannot be balanced within %(target)s ± "
+                "%(tolerance)s of test information at the pass mark (they reach %(low)s–"
+                "%(high)s); add calibrated items that measure near the pass mark, widen "
+                "information.tolerance or relax the exposure limit.",
+                failed=len(fs),
+                papers=n_papers,
+                target=f"{ip.target:.2f}",
+                tolerance=f"{ip.tolerance:.2f}",
+                low=f"{min(values):.2f}",
+                high=f"{max(values):.2f}",
             )
         else:
             message = (

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..blueprints import BlueprintSpec, Problem, spec_problems
+from ..messages import msg
 from ..schema import OPTION_LABELS
 from .pool import ItemPool
 
@@ -129,6 +130,144 @@ def derived_quotas(table: KnowledgeTable, count: int, depth: int | None) -> dict
 
 
 @dataclass
+class InformationPlan:
+    """Test information at the cut score θ_cut, per item and for the session's target.
+
+    ``theta_cut`` is the ability whose expected score on an average paper of the release
+    equals the pass mark (on the scale of the bank's IRT estimates). ``item_information`` is
+    ``a² P (1 − P)`` at θ_cut per pool item (estimates where the bank has them, else the
+    difficulty with a default discrimination). ``balance`` says whether papers are balanced
+    on it (spec ``information.balance``: ``auto`` = once any eligible item is calibrated).
+    """
+
+    theta_cut: float
+    item_information: list[float]
+    target: float
+    target_from_bank: bool
+    tolerance: float  # absolute, either side of the target
+    relative_tolerance: float
+    balance: bool
+    calibrated_items: int
+    eligible_items: int
+    information_range: tuple[float, float] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "theta_cut": round(self.theta_cut, 4),
+            "target": round(self.target, 4),
+            "target_from_bank": self.target_from_bank,
+            "tolerance": round(self.tolerance, 4),
+            "relative_tolerance": self.relative_tolerance,
+            "balanced": self.balance,
+            "calibrated_items": self.calibrated_items,
+            "eligible_items": self.eligible_items,
+            "information_range": None
+            if self.information_range is None
+            else [round(v, 4) for v in self.information_range],
+        }
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _cell_average(cells: list[Cell], pts: list[float], values: np.ndarray) -> np.ndarray:
+    """Σ over cells of points × (pinned values + need × mean of the eligible items' values),
+    for ``values`` of shape (items, …): the value of an average paper."""
+    out = np.zeros(values.shape[1:])
+    for c in cells:
+        if c.need < 0 or (c.need > 0 and not c.pool):
+            continue
+        fixed = values[c.pinned].sum(axis=0) if c.pinned else 0.0
+        mean = values[c.pool].mean(axis=0) if c.pool else 0.0
+        out = out + pts[c.section] * (fixed + c.need * mean)
+    return out
+
+
+def expected_score_curve(plan: Plan, theta: np.ndarray) -> np.ndarray:
+    """Expected score of an average paper of the plan at each ability (2PL, points)."""
+    a, b = plan.pool.item_parameters
+    p = _logistic(a[:, None] * (np.asarray(theta)[None, :] - b[:, None]))
+    return _cell_average(plan.cells, [float(x) for x in plan.section_points], p)
+
+
+def _information_plan(
+    spec: BlueprintSpec,
+    pool: ItemPool,
+    cells: list[Cell],
+    pts: list[float],
+    problems: list[Problem],
+) -> InformationPlan | None:
+    eligible = sorted({i for c in cells for i in c.pool} | {i for c in cells for i in c.pinned})
+    if not eligible or any(c.need < 0 or len(c.pool) < c.need for c in cells):
+        return None
+    cal = pool.calibrated
+    n_cal = int(cal[eligible].sum())
+    mode = spec.information.balance
+    balance = mode == "on" or (mode == "auto" and n_cal > 0)
+    a, b = pool.item_parameters
+    # θ_cut: the average paper's expected score equals the pass mark (it rises with θ).
+    def score_at(theta: float) -> float:
+        return float(_cell_average(cells, pts, _logistic(a * (theta - b))[:, None])[0])
+
+    cut = float(spec.pass_mark)
+    lo, hi = -8.0, 8.0
+    if score_at(lo) >= cut:
+        theta_cut = lo
+    elif score_at(hi) <= cut:
+        theta_cut = hi
+    else:
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if score_at(mid) < cut else (lo, mid)
+        theta_cut = 0.5 * (lo + hi)
+    pc = _logistic(a * (theta_cut - b))
+    info = a * a * pc * (1.0 - pc)
+    ones = [1.0] * len(pts)
+    mean_info = float(_cell_average(cells, ones, info[:, None])[0])
+    target_from_bank = spec.information.target is None
+    target = mean_info if target_from_bank else float(spec.information.target)
+    rel = spec.information.tolerance
+    lo_sum = hi_sum = 0.0
+    for c in cells:
+        fixed = float(info[c.pinned].sum()) if c.pinned else 0.0
+        values = np.sort(info[c.pool])
+        lo_sum += fixed + float(values[: c.need].sum())
+        hi_sum += fixed + (float(values[len(values) - c.need :].sum()) if c.need else 0.0)
+    if balance and (target * (1 + rel) < lo_sum - 1e-9 or target * (1 - rel) > hi_sum + 1e-9):
+        problems.append(
+            Problem(
+                "information.unreachable",
+                msg(
+                    "information_unreachable",
+                    "The information target %(target)s ± %(percent)s%% at the pass mark "
+                    "(θ = %(theta)s) cannot be reached: papers from release %(release)s have "
+                    "between %(low)s and %(high)s.",
+                    target=f"{target:.2f}",
+                    percent=f"{rel * 100:g}",
+                    theta=f"{theta_cut:.2f}",
+                    release=pool.name,
+                    low=f"{lo_sum:.2f}",
+                    high=f"{hi_sum:.2f}",
+                ),
+                "information.target",
+            )
+        )
+    return InformationPlan(
+        theta_cut=theta_cut,
+        item_information=info.tolist(),
+        target=target,
+        target_from_bank=target_from_bank,
+        tolerance=rel * target,
+        relative_tolerance=rel,
+        balance=balance,
+        calibrated_items=n_cal,
+        eligible_items=len(eligible),
+        information_range=(lo_sum, hi_sum),
+    )
+
+
+@dataclass
 class Cell:
     """One (section, knowledge point) quota with the items that may fill it."""
 
@@ -166,10 +305,15 @@ class Plan:
     score_range: tuple[float, float] | None
     option_offsets: np.ndarray
     canon_rank: list[int]
+    information: InformationPlan | None = None
 
     @property
     def feasible(self) -> bool:
         return not self.problems
+
+    @property
+    def balances_information(self) -> bool:
+        return self.information is not None and self.information.balance
 
     @property
     def total_points(self) -> float:
@@ -218,6 +362,7 @@ class Plan:
             "score_range": None
             if self.score_range is None
             else [round(self.score_range[0], 3), round(self.score_range[1], 3)],
+            "information": None if self.information is None else self.information.to_dict(),
             "sections": sections,
         }
 
@@ -474,6 +619,8 @@ def plan_blueprint(spec: BlueprintSpec, pool: ItemPool) -> Plan:
                 )
             )
 
+    information = _information_plan(spec, pool, cells, pts, problems) if cells else None
+
     return Plan(
         spec=spec,
         spec_hash=spec.spec_hash(),
@@ -491,6 +638,7 @@ def plan_blueprint(spec: BlueprintSpec, pool: ItemPool) -> Plan:
         score_range=score_range,
         option_offsets=_option_offsets(spec, pool),
         canon_rank=_canonical_rank(pool),
+        information=information,
     )
 
 

@@ -20,6 +20,10 @@ import numpy as np
 
 from ..sanitize import plain_text
 
+#: Discrimination assumed for items without IRT estimates (on the N(0, 1) ability scale).
+DEFAULT_DISCRIMINATION = 1.0
+_D = 1.702  # logistic ≈ normal ogive with slope a / 1.702
+
 # Options that only make sense in the last place: "all of the above", "none of the above" ….
 _KEEP_LAST_ZH = re.compile(
     r"^(?:(?:以上|上述|前述)(?:各项|各|选项|答案|说法|几项|所有|全部)?(?:都|均|皆|全)不?"
@@ -62,6 +66,9 @@ class ItemPool:
     occupation: str | None = None
     level: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # 2PL estimates on the bank's ability scale (NaN where the item has none).
+    irt_a: np.ndarray | None = None
+    irt_b: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.codes)
@@ -75,6 +82,13 @@ class ItemPool:
             raise ValueError("difficulty values must lie within 0..1")
         if len(set(self.codes)) != n:
             raise ValueError("item codes in a pool must be unique")
+        if self.irt_a is None or self.irt_b is None:
+            self.irt_a = np.full(n, np.nan)
+            self.irt_b = np.full(n, np.nan)
+        self.irt_a = np.asarray(self.irt_a, dtype=np.float64)
+        self.irt_b = np.asarray(self.irt_b, dtype=np.float64)
+        if self.irt_a.shape != (n,) or self.irt_b.shape != (n,):
+            raise ValueError("IRT parameters need one value per item")
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -93,6 +107,62 @@ class ItemPool:
         )
         return hashlib.sha256(rows.encode()).hexdigest()
 
+    @property
+    def calibrated(self) -> np.ndarray:
+        """Items with IRT estimates (from analysis runs)."""
+        return np.isfinite(self.irt_a) & np.isfinite(self.irt_b) & (self.irt_a > 0)
+
+    @cached_property
+    def item_parameters(self) -> tuple[np.ndarray, np.ndarray]:
+        """2PL ``(a, b)`` of every item: the estimates where the bank has them, else the
+        difficulty estimate turned into ``b`` with :data:`DEFAULT_DISCRIMINATION`.
+
+        With ``θ ~ N(0, 1)`` and the normal-ogive approximation of the logistic, an item of
+        slope ``a`` and location ``b`` is answered correctly by a share
+        ``p = Φ(−α b / √(1 + α²))`` of candidates (``α = a / 1.702``); solved for ``b``:
+        ``b = −Φ⁻¹(p) · √(1 + α²) / α``.
+        """
+        from statistics import NormalDist
+
+        cal = self.calibrated
+        a = np.where(cal, self.irt_a, DEFAULT_DISCRIMINATION)
+        alpha = DEFAULT_DISCRIMINATION / _D
+        inv = NormalDist().inv_cdf
+        p = np.clip(self.difficulty, 0.01, 0.99)
+        b_est = np.array([-inv(float(v)) for v in p]) * np.sqrt(1 + alpha * alpha) / alpha
+        b = np.where(cal, self.irt_b, b_est)
+        return a, b
+
+    @cached_property
+    def irt_hash(self) -> str | None:
+        """SHA-256 of the IRT estimates used (None when there are none)."""
+        if not self.calibrated.any():
+            return None
+        rows = "\n".join(
+            f"{v}:{a:.6f}:{b:.6f}"
+            for v, a, b in sorted(
+                zip(self.version_ids, self.irt_a.tolist(), self.irt_b.tolist(), strict=True)
+            )
+            if np.isfinite(a) and np.isfinite(b)
+        )
+        return hashlib.sha256(rows.encode()).hexdigest()
+
+    def irt_snapshot(self) -> dict[str, list[float]]:
+        """``{version id: [a, b]}`` of the calibrated items (stored with a paper set)."""
+        cal = self.calibrated
+        return {
+            str(v): [float(self.irt_a[i]), float(self.irt_b[i])]
+            for i, v in enumerate(self.version_ids)
+            if cal[i]
+        }
+
+    def with_irt(self, parameters: Mapping[int, tuple[float, float]]) -> ItemPool:
+        """A copy whose 2PL ``(a, b)`` per version id come from ``parameters`` (others none)."""
+        a = np.array([parameters.get(v, (np.nan, np.nan))[0] for v in self.version_ids])
+        b = np.array([parameters.get(v, (np.nan, np.nan))[1] for v in self.version_ids])
+        fields = {k: v for k, v in self.__dict__.items() if k in self.__dataclass_fields__}
+        return ItemPool(**{**fields, "irt_a": a, "irt_b": b})
+
     def with_difficulties(self, difficulties: Mapping[int, float]) -> ItemPool:
         """A copy whose difficulty per version id comes from ``difficulties`` where given."""
         d = np.array(
@@ -102,7 +172,8 @@ class ItemPool:
             ],
             dtype=np.float64,
         )
-        return ItemPool(**{**self.__dict__, "difficulty": d})
+        fields = {k: v for k, v in self.__dict__.items() if k in self.__dataclass_fields__}
+        return ItemPool(**{**fields, "difficulty": d})
 
     @classmethod
     def from_items(
@@ -116,8 +187,10 @@ class ItemPool:
         keep_contents: bool = True,
         occupation: str | None = None,
         level: int | None = None,
+        irt: Mapping[int, tuple[float, float]] | None = None,
     ) -> ItemPool:
-        """Build a pool from ``(version id, code, content dict)`` triples."""
+        """Build a pool from ``(version id, code, content dict)`` triples; ``irt`` gives 2PL
+        ``(a, b)`` per version id where the bank has estimates."""
         codes, vids, types, kps, diffs, labels, auto, contents = [], [], [], [], [], [], [], {}
         for vid, code, content in items:
             codes.append(code)
@@ -145,6 +218,8 @@ class ItemPool:
             contents=contents if keep_contents else None,
             occupation=occupation,
             level=level,
+            irt_a=None if irt is None else [irt.get(v, (np.nan, np.nan))[0] for v in vids],
+            irt_b=None if irt is None else [irt.get(v, (np.nan, np.nan))[1] for v in vids],
         )
 
     @classmethod

@@ -12,6 +12,83 @@ from .plan import KnowledgeTable, Plan
 
 PAIR_SAMPLE = 20_000
 EXPOSURE_BINS = (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+#: Abilities (relative to θ_cut) at which the band of information curves is reported.
+CURVE_OFFSETS = tuple(float(x) for x in np.arange(-3.0, 3.01, 0.5))
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def information_summary(plan: Plan, papers: list[Paper]) -> dict[str, Any] | None:
+    """Test information at the pass mark over the papers: the target and how many papers
+    are within it; min, median, max and spread; the standard error of measurement at the pass
+    mark (``1/√I`` on the ability scale, and in points through the slope of the expected
+    score); the band (min, median, max over papers) of the information curves; and how many
+    papers hold items whose parameters are estimates (no IRT calibration yet)."""
+    ip = plan.information
+    if ip is None or not papers or not papers[0].indices:
+        return None
+    pool = plan.pool
+    a, b = pool.item_parameters
+    lengths = np.array([len(p.indices) for p in papers])
+    flat = np.fromiter((i for p in papers for i in p.indices), np.int64, int(lengths.sum()))
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    pts = np.fromiter((float(x) for p in papers for x in p.points), np.float64, flat.size)
+
+    def per_paper(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values, starts)
+
+    pc = _logistic(a[flat] * (ip.theta_cut - b[flat]))
+    info = per_paper(a[flat] ** 2 * pc * (1 - pc))
+    slope = per_paper(pts * a[flat] * pc * (1 - pc))  # d(expected score)/dθ at θ_cut
+    sem_theta = 1.0 / np.sqrt(info)
+    sem_points = slope * sem_theta
+    estimated = ~pool.calibrated
+    on_estimates = int((per_paper(estimated[flat].astype(np.float64)) > 0).sum())
+    band = []
+    for off in CURVE_OFFSETS:
+        theta = ip.theta_cut + off
+        pt = _logistic(a[flat] * (theta - b[flat]))
+        values = per_paper(a[flat] ** 2 * pt * (1 - pt))
+        band.append(
+            {
+                "theta": round(theta, 3),
+                "min": round(float(values.min()), 3),
+                "median": round(float(np.median(values)), 3),
+                "max": round(float(values.max()), 3),
+            }
+        )
+    within = np.abs(info - ip.target) <= ip.tolerance + 1e-9
+
+    def stats(v: np.ndarray, digits: int = 3) -> dict[str, float]:
+        return {
+            "min": round(float(v.min()), digits),
+            "median": round(float(np.median(v)), digits),
+            "max": round(float(v.max()), digits),
+        }
+
+    return {
+        "theta_cut": round(ip.theta_cut, 4),
+        "pass_mark": str(plan.spec.pass_mark),
+        "balanced": ip.balance,
+        "target": round(ip.target, 3),
+        "tolerance": round(ip.tolerance, 3),
+        "relative_tolerance": ip.relative_tolerance,
+        "at_cut": {
+            **stats(info),
+            "sd": round(float(info.std()), 3),
+            "spread": round(float(info.max() - info.min()), 3),
+            "spread_percent": round(float((info.max() - info.min()) / ip.target * 100), 2),
+        },
+        "within_tolerance": int(within.sum()),
+        "sem_theta": stats(sem_theta, 4),
+        "sem_points": stats(sem_points, 3),
+        "calibrated_items": ip.calibrated_items,
+        "eligible_items": ip.eligible_items,
+        "papers_on_estimates": on_estimates,
+        "band": band,
+    }
 
 
 def score_summary(scores: np.ndarray, plan: Plan) -> dict[str, Any]:
@@ -80,6 +157,7 @@ def session_report(
         "coverage": _coverage(plan, papers, counts),
         "exposure": exposure,
         "overlap": _overlap(papers, counts, pair_sample, seed),
+        "information": information_summary(plan, papers),
     }
 
 

@@ -34,7 +34,7 @@ from .core import (
 )
 from .plan import Plan, plan_blueprint, session_problems
 from .pool import ItemPool
-from .report import score_summary, session_report
+from .report import information_summary, score_summary, session_report
 
 CHECK_SEED = "feasibility-check"
 CHECK_PAPERS = 30
@@ -46,13 +46,16 @@ def load_pool(
     release: BankRelease,
     *,
     difficulties: Mapping[int, float] | None = None,
+    irt: Mapping[int, tuple[float, float]] | None = None,
     keep_contents: bool = True,
 ) -> ItemPool:
     """The release's items as a pool, in item-code order.
 
     Difficulties: ``difficulties`` if given (e.g. the snapshot a paper set stored), else the
     bank's current estimates — measured facility once enough candidates answered, else the
-    author's estimate (:func:`question_bank.statistics.effective_difficulties`).
+    author's estimate (:func:`question_bank.statistics.effective_difficulties`). IRT
+    estimates likewise: ``irt`` if given (a stored snapshot), else the analysis runs'
+    (:func:`question_bank.statistics.irt_estimates`).
     """
     rows = session.execute(
         select(ItemVersion, Item.code)
@@ -66,6 +69,10 @@ def load_pool(
         from ..statistics import effective_difficulties
 
         difficulties = effective_difficulties(session, [v for v, _ in rows])
+    if irt is None:
+        from ..statistics import irt_estimates
+
+        irt = irt_estimates(session, [v.id for v, _ in rows])
     return ItemPool.from_items(
         ((v.id, code, v.content) for v, code in rows),
         release.knowledge_points or [],
@@ -75,6 +82,7 @@ def load_pool(
         keep_contents=keep_contents,
         occupation=release.occupation.code,
         level=release.level,
+        irt=irt,
     )
 
 
@@ -202,6 +210,7 @@ def preview(
     report["naive_expected_score"] = score_summary(
         np.array([p.expected_score for p in naive.papers]), plan
     )
+    report["naive_information"] = information_summary(plan, naive.papers)
     report.update(
         blueprint=version.blueprint.code,
         version=version.number,
@@ -237,6 +246,8 @@ def store_papers(
     report = session_report(plan, ordered)
     report["planned_papers"] = len(ordered)
     report["difficulty_hash"] = pool.difficulty_hash
+    if pool.irt_hash is not None:
+        report["irt_hash"] = pool.irt_hash
     pset = PaperSet(
         session_key=session_key,
         release_id=release.id,
@@ -245,6 +256,7 @@ def store_papers(
         difficulties={
             str(v): d for v, d in zip(pool.version_ids, pool.difficulty.tolist(), strict=True)
         },
+        item_parameters=pool.irt_snapshot() or None,
         report=report,
         created_by_id=actor.id,
     )
@@ -279,6 +291,13 @@ def store_papers(
             "papers": len(ordered),
             "expected_score": {k: scores.get(k) for k in ("min", "max", "target", "tolerance")},
             "difficulty_hash": pool.difficulty_hash,
+            "irt_hash": pool.irt_hash,
+            "information": None
+            if report.get("information") is None
+            else {
+                k: report["information"][k]
+                for k in ("theta_cut", "target", "balanced", "papers_on_estimates")
+            },
         },
     )
     return pset
@@ -332,8 +351,12 @@ def paper_from_record(stored: StoredPaper) -> Paper:
 
 
 def _stored_pool(session: Session, pset: PaperSet) -> ItemPool:
+    params = pset.item_parameters or {}
     return load_pool(
-        session, pset.release, difficulties={int(k): v for k, v in pset.difficulties.items()}
+        session,
+        pset.release,
+        difficulties={int(k): v for k, v in pset.difficulties.items()},
+        irt={int(k): (float(v[0]), float(v[1])) for k, v in params.items()},
     )
 
 
