@@ -24,10 +24,11 @@ def demo_command(host: str, port: int, setup_only: bool) -> None:
     """Run a server with a demo bank (electrician, level 4) and demo users."""
     from question_bank.db import utcnow
 
-    from ..demo import DEMO_USERS, setup_demo, setup_demo_session
+    from ..demo import DEMO_USERS, calibrate_demo_bank, setup_demo, setup_demo_session
 
     upgrade_database()
     summary = setup_demo()
+    summary += "\n" + calibrate_demo_bank()
     code, access_code, candidates = setup_demo_session(utcnow())
     db.session.commit()
     click.echo(f"database: {_safe_url()}")

@@ -338,17 +338,7 @@ class SessionAssembler:
                 information = sum(self.info[i] for i in pinned_items) + sum(
                     self.info[i] for i in sel
                 )
-        if abs(score - target) > plan.tolerance + 1e-9:
-            raise PaperFailed(
-                PaperFailure(
-                    candidate,
-                    "assembly.tolerance",
-                    f"expected score {score:.2f} stays outside {target:.2f} ± "
-                    f"{plan.tolerance:.2f} after {attempts} swap attempts",
-                    score,
-                    information,
-                )
-            )
+        # Both out of band: the information is named (score-only balancing would succeed).
         if self.balance_info:
             ip = plan.information
             if abs(information - ip.target) > ip.tolerance + 1e-9:
@@ -362,6 +352,17 @@ class SessionAssembler:
                         information,
                     )
                 )
+        if abs(score - target) > plan.tolerance + 1e-9:
+            raise PaperFailed(
+                PaperFailure(
+                    candidate,
+                    "assembly.tolerance",
+                    f"expected score {score:.2f} stays outside {target:.2f} ± "
+                    f"{plan.tolerance:.2f} after {attempts} swap attempts",
+                    score,
+                    information,
+                )
+            )
         for i in sel:
             counts[i] += 1
         self.counts_np[sel] += 1
