@@ -186,4 +186,56 @@ def session_view(session_id: int):
         db.session, es, current_user.id
     ):
         abort(403, _("You are not assigned to a room of this session."))
-    return _page("sessions/detail.html", exam_session=es)
+    papers = None
+    if current_user.has_role(Role.ADMIN, Role.SUPERVISOR):
+        papers = papers_report(es.code)
+    return _page("sessions/detail.html", exam_session=es, papers=papers)
+
+
+def papers_report(session_code: str) -> dict[str, Any] | None:
+    """The stored session report of a session's papers, with the information band drawn as
+    SVG coordinates (``band``: min–max polygon, median line, the pass mark's θ)."""
+    from sqlalchemy import select
+
+    from question_bank.models import PaperSet
+
+    pset = db.session.scalar(
+        select(PaperSet).where(PaperSet.session_key == session_code).order_by(PaperSet.id.desc())
+    )
+    if pset is None:
+        return None
+    report = dict(pset.report)
+    info = report.get("information")
+    if info and info.get("band"):
+        report["svg"] = band_svg(info["band"], info["theta_cut"])
+    return report
+
+
+def band_svg(band: list[dict[str, float]], theta_cut: float) -> dict[str, Any]:
+    """Coordinates of the information band in a 480 × 200 box (margins for the axes)."""
+    w, h, left, bottom, top, right = 480, 200, 44, 28, 10, 10
+    thetas = [b["theta"] for b in band]
+    t0, t1 = min(thetas), max(thetas)
+    top_value = max(b["max"] for b in band) or 1.0
+
+    def x(t: float) -> float:
+        return round(left + (t - t0) / (t1 - t0) * (w - left - right), 1)
+
+    def y(v: float) -> float:
+        return round(h - bottom - v / top_value * (h - bottom - top), 1)
+
+    upper = [f"{x(b['theta'])},{y(b['max'])}" for b in band]
+    lower = [f"{x(b['theta'])},{y(b['min'])}" for b in reversed(band)]
+    return {
+        "width": w,
+        "height": h,
+        "band": " ".join(upper + lower),
+        "median": " ".join(f"{x(b['theta'])},{y(b['median'])}" for b in band),
+        "cut_x": x(theta_cut),
+        "top": top,
+        "bottom_y": h - bottom,
+        "left": left,
+        "right_x": w - right,
+        "ticks_x": [(x(t), f"{t:.1f}") for t in thetas[::2]],
+        "ticks_y": [(y(v), f"{v:.0f}") for v in (0, top_value / 2, top_value)],
+    }

@@ -96,3 +96,35 @@ def test_every_script_text_exists_and_is_translated(app):
     missing = sorted(k for k in used if k not in english)
     assert not missing, missing
     assert len(used) > 40
+
+
+def test_demo_session_report_shows_the_information_band_at_the_pass_mark(app):
+    # The demo bank calibrated with the 2PL (simulated answers through the upload analysis);
+    # the demo session's papers are balanced on information at the pass mark, and the page
+    # shows the band, the SEM at the pass mark and how many papers rest on estimates.
+    from sqlalchemy import select
+
+    from exam_server.demo import calibrate_demo_bank, setup_demo, setup_demo_session
+    from exam_server.extensions import db
+    from exam_server.sessions.models import ExamSession
+    from question_bank.db import utcnow
+    from question_bank.models import PaperSet
+
+    setup_demo()
+    assert "2PL estimates" in calibrate_demo_bank()
+    code, _, _ = setup_demo_session(utcnow())
+    db.session.commit()
+    pset = db.session.scalar(select(PaperSet).where(PaperSet.session_key == code))
+    info = pset.report["information"]
+    assert info["balanced"] is True and info["within_tolerance"] == pset.report["papers"]
+    assert len(pset.item_parameters) == info["calibrated_items"] > 0
+    sid = db.session.scalar(select(ExamSession.id).where(ExamSession.code == code))
+    html = browser(app, "admin").get(f"/sessions/{sid}").text
+    page = audit(html)
+    check_markup(page, f"/sessions/{sid}")
+    assert 'id="information-band"' in html and "<polygon" in html
+    assert "及格线处的测验信息" in html and "及格线处的测量标准误" in html
+    assert f"θ = {info['theta_cut']}" in html
+    en = browser(app, "supervisor").get(f"/sessions/{sid}?lang=en").text
+    assert "Information at the pass mark" in en and "Standard error at the pass mark" in en
+    assert f"0 of {pset.report['papers']} papers hold items without IRT estimates" in en
