@@ -179,11 +179,19 @@ class SessionAssembler:
         self.info = info_plan.item_information if info_plan is not None else None
         self.balance_info = plan.balances_information
         if self.balance_info:
+            # Per cell, the items and their contributions scaled by the tolerances, so one swap
+            # search is a handful of vector operations.
             d = pool.difficulty
             inf = np.asarray(self.info)
+            tol_s, tol_i = plan.tolerance, info_plan.tolerance
             self.cell_items = [np.asarray(c.pool, dtype=np.int64) for c in plan.cells]
-            self.cell_d = [d[c] for c in self.cell_items]
-            self.cell_info = [inf[c] for c in self.cell_items]
+            self.cell_ds = [
+                d[items] * (self.pts[c.section] / tol_s)
+                for items, c in zip(self.cell_items, plan.cells, strict=True)
+            ]
+            self.cell_is = [inf[items] / tol_i for items in self.cell_items]
+            self.exhausted = np.zeros(self.n, dtype=bool)
+            self.blocked_np = np.zeros(self.n, dtype=np.int64)
 
     def resize(self, n_papers: int) -> None:
         """Continue the session with ``n_papers`` papers in all (candidates added late): the
@@ -191,6 +199,8 @@ class SessionAssembler:
         self.n_papers = n_papers
         limit = self.plan.spec.exposure_limit
         self.max_uses = max_uses_for(limit, n_papers) if limit is not None else None
+        if self.balance_info and self.max_uses is not None:
+            self.exhausted = self.counts_np >= self.max_uses
 
     def _must(self) -> dict[int, tuple[int, list[int], set[int]]]:
         """Per cell: how many saturated items this paper must take, and which are saturated."""
@@ -366,6 +376,8 @@ class SessionAssembler:
         for i in sel:
             counts[i] += 1
         self.counts_np[sel] += 1
+        if self.balance_info and self.max_uses is not None:
+            self.exhausted[sel] = self.counts_np[sel] >= self.max_uses
         self.done += 1
         return self._finish(
             candidate,
@@ -396,15 +408,17 @@ class SessionAssembler:
         tol_s, tol_i = plan.tolerance, ip.tolerance
         aim_s, aim_i = AIM * tol_s, AIM * tol_i
         information = sum(info[i] for i in pinned) + sum(info[i] for i in sel)
-        used_np = np.frombuffer(used, dtype=np.uint8)
-        blocked_np = np.asarray(blocked, dtype=np.int64)
-        counts = self.counts_np
+        # Unavailable items: on the paper, blocked by an enemy on it, or at the exposure limit.
+        unavailable = np.frombuffer(used, dtype=np.uint8).astype(bool)
+        unavailable |= self.exhausted
+        blocked_np = self.blocked_np
+        touched = [e for i in (*pinned, *sel) for e in enemies[i]]
+        for e in touched:
+            blocked_np[e] += 1
+        if touched:
+            unavailable[touched] = True
         attempts = 0
         n_free = len(sel)
-
-        def dist(s: float, i: float) -> float:
-            return ((s - target) / tol_s) ** 2 + ((i - t_info) / tol_i) ** 2
-
         while (
             (abs(score - target) > aim_s or abs(information - t_info) > aim_i)
             and attempts < self.max_swaps
@@ -419,27 +433,34 @@ class SessionAssembler:
             k = sel_cell[j]
             p = pts[cells[k].section]
             items = self.cell_items[k]
-            new_s = score + p * (self.cell_d[k] - diff[a])
-            new_i = information + (self.cell_info[k] - info[a])
-            cost = ((new_s - target) / tol_s) ** 2 + ((new_i - t_info) / tol_i) ** 2
-            ok = (used_np[items] == 0) & (blocked_np[items] == 0) & (counts[items] < max_uses)
+            u = self.cell_ds[k] + (score - p * diff[a] - target) / tol_s
+            v = self.cell_is[k] + (information - info[a] - t_info) / tol_i
+            cost = u * u + v * v
+            bad = unavailable[items]
             if j in locked:  # a saturated item drawn because it must be gives way to another
-                ok &= np.isin(items, must[k][1])
-            if not ok.any():
-                continue
-            cost[~ok] = np.inf
+                bad |= ~np.isin(items, must[k][1])
+            cost[bad] = np.inf
             t = int(np.argmin(cost))
-            if cost[t] < dist(score, information) - 1e-12:
+            now = ((score - target) / tol_s) ** 2 + ((information - t_info) / tol_i) ** 2
+            if cost[t] < now - 1e-12:
                 b = int(items[t])
-                used[a] = 0
+                unavailable[a] = False
                 for e in enemies[a]:
                     blocked_np[e] -= 1
+                    if blocked_np[e] == 0 and not used[e] and not self.exhausted[e]:
+                        unavailable[e] = False
+                used[a] = 0
                 used[b] = 1
+                unavailable[b] = True
                 for e in enemies[b]:
                     blocked_np[e] += 1
+                    unavailable[e] = True
+                    touched.append(e)
                 sel[j] = b
-                score = float(new_s[t])
-                information = float(new_i[t])
+                score += p * (diff[b] - diff[a])
+                information += info[b] - info[a]
+        if touched:
+            blocked_np[touched] = 0
         return score, information, attempts, pos
 
     def _nearest_available(
