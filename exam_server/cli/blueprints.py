@@ -164,6 +164,16 @@ def blueprint_check(code: str, release_ref: str, number: int | None, papers: int
             else ""
         )
     )
+    info = rep.get("information")
+    if info:
+        click.echo(
+            f"information at the pass mark (θ_cut {info['theta_cut']:.3f}): target "
+            f"{info['target']:.2f} ± {info['tolerance']:.2f}"
+            + (" (the release's mean)" if info["target_from_bank"] else "")
+            + f"; {info['calibrated_items']} of {info['eligible_items']} eligible items have IRT "
+            f"estimates; "
+            + ("balanced" if info["balanced"] else "not balanced (no estimates, or balance off)")
+        )
     for s in rep["sections"]:
         quotas = ", ".join(f"{q['knowledge_point']}={q['quota']}" for q in s["quotas"])
         click.echo(f"  {s['type']} {s['count']} × {s['points']} ({s['quota_rule']}): {quotas}")
@@ -214,6 +224,25 @@ def papers_preview(code, number, release_ref, n, seed, json_out: Path | None) ->
         click.echo(
             f"{label:<16}{s['min']:>8.2f}{s['median']:>8.2f}{s['max']:>8.2f}{s['sd']:>7.2f}"
             f"{s['spread']:>8.2f}  {s['within_tolerance']}/{s['papers']}"
+        )
+    info, naive_info = rep.get("information"), rep.get("naive_information")
+    if info:
+        click.echo(
+            f"information at the pass mark (θ_cut {info['theta_cut']:.3f}, pass mark "
+            f"{info['pass_mark']}): target {info['target']:.2f} ± {info['tolerance']:.2f}"
+            + ("" if info["balanced"] else " (not balanced: no IRT estimates)")
+        )
+        click.echo(f"{'information':<16}{'min':>8}{'median':>8}{'max':>8}{'spread':>8}  within")
+        for label, s in (("info balanced", info), ("info naive", naive_info)):
+            c = s["at_cut"]
+            click.echo(
+                f"{label:<16}{c['min']:>8.2f}{c['median']:>8.2f}{c['max']:>8.2f}"
+                f"{c['spread']:>8.2f}  {s['within_tolerance']}/{rep['papers']}"
+            )
+        click.echo(
+            f"SEM at the pass mark {info['sem_theta']['min']:.3f}–{info['sem_theta']['max']:.3f} "
+            f"(θ), {info['sem_points']['min']:.2f}–{info['sem_points']['max']:.2f} points; "
+            f"{info['papers_on_estimates']} papers hold items without IRT estimates"
         )
     ex = rep["exposure"]
     click.echo(
