@@ -13,6 +13,7 @@ estimate once enough candidates answered (:func:`effective_difficulties`). Flags
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from item_analysis.scoring import letters_to_code, score_choices
 from .audit import Actor, record
 from .db import Base, JSONDoc, UTCDateTime, utcnow
 from .errors import Conflict, NotFound, ValidationFailed
+from .messages import Msg, msg
 from .models import BankRelease, Item, ItemVersion
 from .schema import ItemContent, ItemType
 
@@ -151,61 +153,142 @@ def key_arrays(contents: list[ItemContent]) -> KeyArrays:
     )
 
 
-def encode_cells(
-    answers: np.ndarray, contents: list[ItemContent], *, not_presented: str = "-"
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Cells of an exported response table to option codes, seen mask and (when there are
-    fill-in items) scores.
+@dataclass(frozen=True)
+class EncodedCells:
+    """An exported response table in item_analysis's codes (see :func:`encode_cells`)."""
 
-    Choice and true/false cells hold the chosen letters (``"B"``, ``"ACD"``, ``"T"``; empty =
-    no answer); fill-in cells hold the points earned; ``"-"`` = the item was not on the
-    candidate's paper. Raises ``ValueError`` naming the first bad cell.
+    choices: np.ndarray | None  # None for a scored matrix
+    seen: np.ndarray
+    scores: np.ndarray | None
+    zero_option: np.ndarray  # (J,) items whose answers use option number 0 ("other")
+    numeric_items: int  # items answered with option numbers
+
+
+_NUMERIC_CELL = re.compile(r"^\d+([,;/| ]+\d+)*$")
+
+
+def encode_cells(
+    answers: np.ndarray,
+    contents: list[ItemContent],
+    *,
+    not_presented: str = "-",
+    cells: str = "auto",
+) -> EncodedCells:
+    """Cells of an exported response table to option codes, seen mask and scores.
+
+    ``cells="auto"``: choice and true/false cells hold the chosen letters (``"B"``, ``"ACD"``,
+    ``"T"``) or option numbers (``"2"``, ``"1,3"``; 1 = the first option; ``0`` a wrong
+    answer of its own such as "other", kept as an extra option of the item); fill-in cells
+    hold the points earned; empty = no answer. ``cells="scored"``: every cell holds the points
+    earned (0 … the item's points). ``"-"`` = the item was not on the candidate's paper.
+    Raises ``ValueError`` with a message naming the first bad cell.
     """
+    if cells not in ("auto", "scored"):
+        raise ValueError(msg("analysis_cells_mode", "Cells must be 'auto' or 'scored'."))
     n, j = answers.shape
     ka = key_arrays(contents)
     choices = np.full((n, j), -1, dtype=np.int64)
     seen = np.ones((n, j), dtype=bool)
     fill = np.zeros((n, j))
+    zero = np.zeros(j, dtype=bool)
+    numeric_items = 0
     for col, c in enumerate(contents):
         multi, tf = bool(ka.multi[col]), bool(ka.true_false[col])
+        used_numbers = False
         for row in range(n):
             cell = str(answers[row, col]).strip().upper()
-            where = f"row {row + 2}, column {col + 2}"
+            where = msg(
+                "analysis_cell_place", "row %(row)s, column %(column)s", row=row + 2, column=col + 2
+            )
             if cell == not_presented:
                 seen[row, col] = False
-            elif c.type == ItemType.FILL_BLANK:
+            elif cells == "scored" or c.type == ItemType.FILL_BLANK:
                 try:
                     value = float(cell) if cell else 0.0
                 except ValueError:
                     raise ValueError(
-                        f"{where}: a fill-in cell holds the points earned, got {cell!r}"
+                        msg(
+                            "analysis_cell_points",
+                            "%(where)s: the cell holds the points earned, got '%(cell)s'.",
+                            where=where,
+                            cell=cell,
+                        )
                     ) from None
                 if not 0 <= value <= ka.max_points[col]:
-                    raise ValueError(f"{where}: {value} is outside 0..{ka.max_points[col]}")
+                    raise ValueError(
+                        msg(
+                            "analysis_cell_points_range",
+                            "%(where)s: %(value)s is outside 0 to %(max)s points.",
+                            where=where,
+                            value=f"{value:g}",
+                            max=f"{ka.max_points[col]:g}",
+                        )
+                    )
                 fill[row, col] = value
             else:
+                letters = cell
+                if cell and _NUMERIC_CELL.match(cell):
+                    used_numbers = True
+                    numbers = sorted({int(x) for x in re.split(r"[,;/| ]+", cell)})
+                    if 0 in numbers:
+                        if len(numbers) > 1 or tf:
+                            raise ValueError(
+                                msg(
+                                    "analysis_cell_zero",
+                                    "%(where)s: option 0 ('other') cannot be combined with "
+                                    "other options or used in a true/false item.",
+                                    where=where,
+                                )
+                            )
+                        zero[col] = True
+                        choices[row, col] = -3  # the extra option, placed below
+                        continue
+                    if numbers[-1] > ka.n_options[col] or (tf and numbers[-1] > 2):
+                        raise ValueError(
+                            msg(
+                                "analysis_cell_number",
+                                "%(where)s: option %(number)s is beyond the item's %(count)s "
+                                "options.",
+                                where=where,
+                                number=numbers[-1],
+                                count=int(ka.n_options[col]),
+                            )
+                        )
+                    letters = "".join(chr(64 + x) for x in numbers)
                 try:
-                    code = letters_to_code(cell, multi=multi, true_false=tf)
+                    code = letters_to_code(letters, multi=multi, true_false=tf)
                 except ValueError as exc:
                     raise ValueError(f"{where}: {exc}") from None
                 top = code.bit_length() - 1 if multi else code
                 if top >= ka.n_options[col]:
                     raise ValueError(
-                        f"{where}: answer {cell!r} is beyond the item's {ka.n_options[col]} options"
+                        msg(
+                            "analysis_cell_beyond",
+                            "%(where)s: answer '%(cell)s' is beyond the item's %(count)s options.",
+                            where=where,
+                            cell=cell,
+                            count=int(ka.n_options[col]),
+                        )
                     )
                 choices[row, col] = code
+        numeric_items += used_numbers
+        if zero[col]:
+            extra = int(ka.n_options[col])
+            choices[choices[:, col] == -3, col] = (1 << extra) if multi else extra
+    if cells == "scored":
+        return EncodedCells(None, seen, np.where(seen, fill, 0.0), zero, 0)
     is_fill = ka.n_options == 0
     if not is_fill.any():
-        return choices, seen, None
+        return EncodedCells(choices, seen, None, zero, numeric_items)
     scores = score_choices(
         np.where(is_fill, 0, choices),
         np.where(is_fill, 0, ka.keys),
-        n_options=np.maximum(ka.n_options, 1),
+        n_options=np.maximum(ka.n_options + zero, 1),
         multi=ka.multi,
         max_points=ka.max_points,
     )
     scores = np.where(is_fill, fill, np.where(choices < 0, 0.0, scores))
-    return choices, seen, scores
+    return EncodedCells(choices, seen, scores, zero, numeric_items)
 
 
 # -- running an analysis ------------------------------------------------------------------------
@@ -216,9 +299,10 @@ def analyze_versions(
     actor: Actor,
     versions: list[ItemVersion],
     *,
-    choices: np.ndarray,
+    choices: np.ndarray | None,
     seen: np.ndarray,
     scores: np.ndarray | None = None,
+    zero_option: np.ndarray | None = None,
     label: str,
     source: str,
     source_ref: str = "",
@@ -238,21 +322,31 @@ def analyze_versions(
         )
     contents = [ItemContent.model_validate(v.content) for v in versions]
     ka = key_arrays(contents)
+    zero = np.zeros(len(versions), bool) if zero_option is None else zero_option
     opts = AnalysisOptions(thresholds=thresholds or FlagThresholds())
+    n_cand = seen.shape[0]
     rep = analyze(
         choices=choices,
         scores=scores,
-        keys=ka.keys,
-        n_options=ka.n_options,
+        keys=None if choices is None else ka.keys,
+        n_options=None if choices is None else ka.n_options + zero,
         multi=ka.multi,
         max_points=ka.max_points,
         seen=seen,
         irt=irt,
-        similarity=choices.shape[0] <= 5000 and choices.shape[0] >= 2,
+        similarity=choices is not None and 2 <= n_cand <= 5000,
         options=opts,
     )
     codes = [v.item.code for v in versions]
     out = rep.to_dict(item_ids=codes, include_candidates=False)
+    # An answer "0" ("other") is an extra option after the item's own: label it 0.
+    for j in np.flatnonzero(zero).tolist():
+        extra = int(ka.n_options[j])
+        for opt in out["items"][j].get("options", [])[extra:]:
+            opt["label"] = "0"
+        for flag in out["items"][j]["flags"]:
+            if flag["option"] is not None and ord(flag["option"]) - 65 == extra:
+                flag["option"] = "0"
     summary = {k: out[k] for k in ("test", "score_groups") if k in out}
     summary["flags"] = out["flags"]
     if out.get("irt"):
@@ -465,9 +559,12 @@ def analyze_upload(
     release: BankRelease | None = None,
     irt: str | None = None,
     label: str = "",
+    cells: str = "auto",
 ) -> AnalysisRun:
     """Analyse an exported response table (CSV: candidate id, then one column per item code)
-    against the bank: a release's versions, or each item's approved (else newest) version."""
+    against the bank: a release's versions, or each item's approved (else newest) version.
+    ``cells``: ``auto`` (letters or option numbers) or ``scored`` (points per item), see
+    :func:`encode_cells`."""
     import csv
     import io
 
@@ -496,16 +593,20 @@ def analyze_upload(
     answers = np.array([r[1:] for r in rows[1:]], dtype=object)
     contents = [ItemContent.model_validate(v.content) for v in versions]
     try:
-        choices, seen, scores = encode_cells(answers, contents)
+        enc = encode_cells(answers, contents, cells=cells)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), field="file") from None
+        reason = exc.args[0]
+        raise ValidationFailed(
+            reason if isinstance(reason, Msg) else str(exc), field="file"
+        ) from None
     return analyze_versions(
         session,
         actor,
         versions,
-        choices=choices,
-        seen=seen,
-        scores=scores,
+        choices=enc.choices,
+        seen=enc.seen,
+        scores=enc.scores,
+        zero_option=enc.zero_option,
         label=label or filename,
         source="upload",
         source_ref=filename,

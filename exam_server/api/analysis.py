@@ -11,6 +11,7 @@ from question_bank import items as item_svc
 from question_bank import knowledge, releases
 from question_bank import statistics as stats
 from question_bank.errors import NotFound, ValidationFailed
+from question_bank.messages import msg
 
 from .. import reports
 from ..auth import roles_required
@@ -75,6 +76,12 @@ def create_run():
     irt = form.get("irt") or None
     if irt not in (None, "rasch", "2pl"):
         raise ValidationFailed("irt must be rasch or 2pl", field="irt")
+    cells = form.get("cells") or "auto"
+    if cells not in ("auto", "scored"):
+        raise ValidationFailed(
+            msg("analysis_cells_choice", "Cells hold either answers or points earned."),
+            field="cells",
+        )
     release = None
     if form.get("release"):
         if not form["release"].isdigit():
@@ -90,6 +97,7 @@ def create_run():
         release=release,
         irt=irt,
         label=form.get("label", ""),
+        cells=cells,
     )
     return jsonify(run=_run_dict(run, items=True)), 201
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from openpyxl import load_workbook
 
 from question_bank import statistics as stats
@@ -149,3 +150,53 @@ def test_review_tasks_are_closed_with_a_note(app, api_as):
     assert api_as("reviewer").post(path, json={"action": "dismiss", "note": "x"}).status_code == 403
     resolved = ed.get("/api/review-tasks?status=resolved").get_json()["tasks"]
     assert [t["id"] for t in resolved] == [task["id"]]
+
+
+def test_upload_accepts_option_numbers_and_scored_matrices(app, api_as, session):
+    # The same answers exported as option numbers (1 = A, 0 = "other") and as a 0/1 matrix:
+    # facilities agree with the letter upload; IRT estimates reach the bank for assembly.
+    ed = _bank(api_as)
+    data, correct = _responses(300, seed=4, wrong_key_for_q5=False)
+    lines = data.decode().splitlines()
+    numeric = [lines[0]]
+    for k, line in enumerate(lines[1:]):
+        cells = line.split(",")
+        nums = [str("ABCD".index(c) + 1) for c in cells[1:6]]
+        if k % 25 == 0 and not correct[k, 1]:
+            nums[1] = "0"  # "other" on Q2
+        tf = "1" if cells[6] == "T" else "2"
+        numeric.append(",".join([cells[0], *nums, tf]))
+    resp = _upload(ed, "\n".join(numeric).encode(), irt="2pl", label="numbers")
+    assert resp.status_code == 201, resp.get_json()
+    rows = {r["item"]: r for r in resp.get_json()["run"]["items"]}
+    assert rows["Q1"]["facility"] == correct[:, 0].mean()
+    assert rows["T1"]["facility"] == correct[:, 5].mean()
+    labels = [o["label"] for o in rows["Q2"]["options"]]
+    assert labels == ["A", "B", "C", "D", "0"]
+    assert rows["Q2"]["options"][4]["proportion"] == pytest.approx(
+        sum(1 for k in range(300) if k % 25 == 0 and not correct[k, 1]) / 300
+    )
+    scored = ["candidate,Q1,Q2,Q3,Q4,Q5,T1"] + [
+        f"c{i}," + ",".join(str(int(v)) for v in correct[i]) for i in range(300)
+    ]
+    resp = _upload(ed, "\n".join(scored).encode(), irt="2pl", cells="scored")
+    assert resp.status_code == 201, resp.get_json()
+    rows = {r["item"]: r for r in resp.get_json()["run"]["items"]}
+    assert rows["Q3"]["facility"] == correct[:, 2].mean()
+    assert rows["Q3"]["options"] == []
+    q1 = get_item(session, "Q1").versions[0]
+    a, b = stats.irt_estimates(session, [q1.id])[q1.id]
+    assert 0.2 < a < 3 and -3 < b < 1
+    bad = _upload(ed, "candidate,Q1\nc1,7\n".encode())
+    assert bad.status_code == 422
+    assert bad.get_json()["reason"] == "analysis_cell_number"
+    bad = _upload(ed, "candidate,Q1\nc1,2\n".encode(), cells="scored")
+    assert bad.status_code == 422 and bad.get_json()["reason"] == "analysis_cell_points_range"
+    zh = ed.post(
+        "/api/analysis/runs",
+        data={"file": (io.BytesIO(b"candidate,Q1\nc1,7\n"), "r.csv"), "occupation": OCC,
+              "level": "4"},
+        content_type="multipart/form-data",
+        headers={"Accept-Language": "zh-CN"},
+    )  # fmt: skip
+    assert "选项" in zh.get_json()["message"]
