@@ -206,6 +206,7 @@ def _information_plan(
     mode = spec.information.balance
     balance = mode == "on" or (mode == "auto" and n_cal > 0)
     a, b = pool.item_parameters
+
     # θ_cut: the average paper's expected score equals the pass mark (it rises with θ).
     def score_at(theta: float) -> float:
         return float(_cell_average(cells, pts, _logistic(a * (theta - b))[:, None])[0])

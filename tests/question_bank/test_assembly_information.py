@@ -158,9 +158,7 @@ def test_feasibility_says_when_the_bank_cannot_meet_the_band():
     # every paper: the plan passes, the trial assembly names the rule
     top = plan_blueprint(parse_spec(SPEC), pool).information.information_range[1]
     tight = plan_blueprint(
-        parse_spec(
-            {**SPEC, "information": {"target": round(0.99 * top, 2), "tolerance": 0.008}}
-        ),
+        parse_spec({**SPEC, "information": {"target": round(0.99 * top, 2), "tolerance": 0.008}}),
         pool,
     )
     assert tight.feasible

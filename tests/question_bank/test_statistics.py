@@ -187,10 +187,10 @@ def test_upload_accepts_option_numbers_and_scored_matrices(app, api_as, session)
     q1 = get_item(session, "Q1").versions[0]
     a, b = stats.irt_estimates(session, [q1.id])[q1.id]
     assert 0.2 < a < 3 and -3 < b < 1
-    bad = _upload(ed, "candidate,Q1\nc1,7\n".encode())
+    bad = _upload(ed, b"candidate,Q1\nc1,7\n")
     assert bad.status_code == 422
     assert bad.get_json()["reason"] == "analysis_cell_number"
-    bad = _upload(ed, "candidate,Q1\nc1,2\n".encode(), cells="scored")
+    bad = _upload(ed, b"candidate,Q1\nc1,2\n", cells="scored")
     assert bad.status_code == 422 and bad.get_json()["reason"] == "analysis_cell_points_range"
     zh = ed.post(
         "/api/analysis/runs",
