@@ -40,6 +40,7 @@ def reason_labels() -> dict[str, str]:
         "too_hard": _("Too hard"),
         "non_functioning_distractor": _("Distractor hardly chosen"),
         "alpha_if_deleted": _("Reliability rises without it"),
+        "item_misfit": _("IRT model does not fit"),
     }
 
 
@@ -66,6 +67,10 @@ def reason_help() -> dict[str, str]:
             "The test's reliability without this item exceeds the reliability with it (the "
             "threshold)."
         ),
+        "item_misfit": _(
+            "The item's answers depart from the IRT model: the p-value of the Orlando–Thissen "
+            "S-X² item-fit statistic is below the threshold."
+        ),
     }
 
 
@@ -79,6 +84,7 @@ def measure_labels() -> dict[str, str]:
         "too_hard": _("facility"),
         "non_functioning_distractor": _("share choosing option %(option)s"),
         "alpha_if_deleted": _("reliability without the item"),
+        "item_misfit": _("S-X² p-value"),
     }
 
 
