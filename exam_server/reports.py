@@ -159,6 +159,9 @@ def item_rows(run: AnalysisRun) -> list[dict[str, Any]]:
             "alpha_if_deleted": st.alpha_if_deleted,
             "irt_a": st.irt_a,
             "irt_b": st.irt_b,
+            "irt_a_se": st.irt_a_se,
+            "irt_b_se": st.irt_b_se,
+            "irt_fit_p": st.irt_fit_p,
             "flags": ", ".join(
                 f["reason"] + (f"({f['option']})" if f.get("option") else "") for f in st.flags
             ),

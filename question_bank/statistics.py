@@ -77,6 +77,9 @@ class ItemStatistic(Base):
     alpha_if_deleted: Mapped[float | None]
     irt_a: Mapped[float | None]
     irt_b: Mapped[float | None]
+    irt_a_se: Mapped[float | None]  # standard errors (observed information)
+    irt_b_se: Mapped[float | None]
+    irt_fit_p: Mapped[float | None]  # Orlando–Thissen S-X² p-value (complete data only)
     # Per-option analysis (proportions overall and by score group, option-rest r).
     options: Mapped[list[Any]] = mapped_column(JSONDoc)
     flags: Mapped[list[Any]] = mapped_column(JSONDoc)
@@ -385,6 +388,9 @@ def analyze_versions(
                 alpha_if_deleted=row["alpha_if_deleted"],
                 irt_a=irt_row.get("discrimination"),
                 irt_b=irt_row.get("difficulty"),
+                irt_a_se=irt_row.get("discrimination_se"),
+                irt_b_se=irt_row.get("difficulty_se"),
+                irt_fit_p=(irt_row.get("fit") or {}).get("p_value"),
                 options=row.get("options", []),
                 flags=row["flags"],
             )

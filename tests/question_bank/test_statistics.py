@@ -171,6 +171,9 @@ def test_upload_accepts_option_numbers_and_scored_matrices(app, api_as, session)
     rows = {r["item"]: r for r in resp.get_json()["run"]["items"]}
     assert rows["Q1"]["facility"] == correct[:, 0].mean()
     assert rows["T1"]["facility"] == correct[:, 5].mean()
+    # IRT standard errors and the S-X² item fit are stored per item version and run
+    assert all(r["irt_a_se"] > 0 and r["irt_b_se"] > 0 for r in rows.values())
+    assert all(0 <= r["irt_fit_p"] <= 1 for r in rows.values())
     labels = [o["label"] for o in rows["Q2"]["options"]]
     assert labels == ["A", "B", "C", "D", "0"]
     assert rows["Q2"]["options"][4]["proportion"] == pytest.approx(

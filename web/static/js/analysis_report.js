@@ -189,7 +189,11 @@ function makeRows(item) {
     h('td', { class: 'num' }, num(item.alpha_if_deleted, 3)),
   ];
   if (IRT) {
-    cells.push(h('td', { class: 'num' }, num(item.irt_a)), h('td', { class: 'num' }, num(item.irt_b)));
+    const withSe = (v, se) => (se === null || se === undefined ? num(v) : `${num(v)} (${num(se)})`);
+    cells.push(
+      h('td', { class: 'num' }, withSe(item.irt_a, item.irt_a_se)),
+      h('td', { class: 'num' }, withSe(item.irt_b, item.irt_b_se)),
+      h('td', { class: 'num' }, num(item.irt_fit_p, 3)));
   }
   cells.push(
     h('td', { class: 'flags-cell' }, item.flag_list.length ? flagList(item.flag_list)
