@@ -91,6 +91,11 @@ def analyze_command(
         raise click.UsageError("--key is needed unless the responses are --scored")
     if max_points and not scored:
         raise click.UsageError("--max-points goes with --scored")
+    if groups_path and scored:
+        raise click.UsageError(
+            "--groups is for the answer-similarity screen, which needs the chosen options "
+            "(not a scored matrix)"
+        )
     try:
         maxima = None
         if max_points:
