@@ -188,10 +188,12 @@ class ImportReport:
     renamed: list[dict[str, str]] = field(default_factory=list)
     unmapped_categories: list[dict[str, Any]] = field(default_factory=list)
     assets: int = 0
+    file: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The report; messages are :class:`Msg` (render with ``localize`` at the edge)."""
         return {
+            "file": self.file,
             "format": self.format,
             "occupation": self.occupation,
             "level": self.level,
@@ -406,7 +408,7 @@ def import_bank(
         occ = ensure_occupation(
             session, actor, occ_code, info.get("name", ""), info.get("name_en", "")
         )
-    report = ImportReport(format=fmt, occupation=occ.code, level=lvl)
+    report = ImportReport(format=fmt, occupation=occ.code, level=lvl, file=filename)
     if parsed.knowledge_points is not None:
         report.knowledge_points = len(
             save_tree(

@@ -157,6 +157,8 @@ def js_strings() -> dict[str, Any]:
             "The import was refused: %(n)s problems. Nothing was written to the bank."
         ),
         "import_done": _("Import finished."),
+        "import_skipped": _("%(n)s questions skipped"),
+        "import_styling": _("Editor styling removed: %(n)s attributes or tags"),
         "exporting": _("Preparing the export…"),
         "exported": _("Download started: %(name)s"),
         "latest_versions": _("Newest version of every item"),
