@@ -506,7 +506,11 @@ def test_csv_bad_input() -> None:
     ]
     parsed = xlsx.parse_csv(csv_bytes(rows, encoding="gbk"), knowledge_point=None)
     got = {(p.place, p.field, p.message) for p in parsed.problems}
-    assert ("row 2", "答案/answer", "The answer is empty: give the option letters, e.g. A or ABD.") in got
+    assert (
+        "row 2",
+        "答案/answer",
+        "The answer is empty: give the option letters, e.g. A or ABD.",
+    ) in got
     assert ("row 3", "题号/code", "Item code Q1 is used twice (first at row 2).") in got
     assert any(p[:2] == ("row 3", "鉴定点代码/knowledge point") for p in got)
     assert ("row 3", "答案/answer", "['C'] point at options that do not exist (['A', 'B'])") in got
@@ -766,7 +770,10 @@ def test_moodle_xml_bad_questions_name_index_and_name() -> None:
         question_xml("Q7", '<questiontext><text>tf</text></questiontext><answer fraction="0"><text>true</text></answer>', "truefalse"),
     ]  # fmt: skip
     data = ("<quiz>" + "".join(questions) + "</quiz>").encode()
-    data = data.replace(b"<text>again</text></questiontext>", b"<text>again</text></questiontext><idnumber>IMP-0001</idnumber>")
+    data = data.replace(
+        b"<text>again</text></questiontext>",
+        b"<text>again</text></questiontext><idnumber>IMP-0001</idnumber>",
+    )
     parsed = moodle_xml.parse(data, knowledge_point="K1")
     # A multiple-response question with one right answer is a valid multiple-choice item.
     assert [(d.code, d.content.title) for d in parsed.drafts] == [
