@@ -402,6 +402,23 @@ class _Parser:
         return content, partial
 
 
+def _count_questions(text: str) -> int:
+    count = 0
+    in_block = False
+    counted = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            in_block = counted = False
+            continue
+        if not in_block:
+            in_block = True
+        if not counted and not stripped.startswith(("//", "$CATEGORY:")):
+            count += 1
+            counted = True
+    return count
+
+
 def parse(
     data: bytes,
     *,
@@ -423,6 +440,9 @@ def parse(
             problems=[Problem(source, msg("gift_not_text", "The file is not a GIFT text file."))]
         )
     parser = _Parser(source, options)
+    # Count the questions first: a file over the limit is refused before any is parsed.
+    if parser.parsed.too_many(options, _count_questions(text)):
+        return parser.parsed
     block: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():

@@ -482,7 +482,11 @@ def parse(
             ]
         )
     parser = _Parser(source, options)
-    for q in root.findall("question"):
+    questions = root.findall("question")
+    count = sum(1 for q in questions if q.get("type") != "category")
+    if parser.parsed.too_many(options, count):
+        return parser.parsed
+    for q in questions:
         parser.question(q)
         if parser.parsed.extra.get("too_many"):
             break

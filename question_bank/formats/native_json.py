@@ -132,9 +132,9 @@ def parse(
         out.problems.append(Problem("items", msg("json_not_list", "Must be a list."), "items"))
         return out
     histories: dict[str, list[dict[str, Any]]] = {}
+    if out.too_many(options, len(items)):
+        return out
     for i, raw in enumerate(items, 1):
-        if out.too_many(options, i):
-            break
         place = place_item(i)
         if not isinstance(raw, dict) or not isinstance(raw.get("code"), str):
             out.problems.append(

@@ -691,6 +691,8 @@ def _parse_zip(data: bytes, parser: _Parser) -> None:
             for r in _descendants(manifest, "resource")
             if (r.get("type") or "").startswith("imsqti_item_xmlv2p")
         ]
+        if parser.parsed.too_many(parser.options, len(resources)):
+            return
         if not resources:
             parser.parsed.problems.append(
                 Problem(

@@ -854,12 +854,29 @@ def _scan_xml(zf: zipfile.ZipFile, name: str, options: ImportOptions, *, sheet: 
 
     max_rows = options.max_items + SPARE_ROWS
     max_cells = max_rows * MAX_COLUMNS
-    state = {"rows": 0, "cells": 0, "text": 0}
+    # Rows with a value: the items, a header and a few title rows at most.
+    max_filled = options.max_items + 6
+    state = {"rows": 0, "cells": 0, "text": 0, "filled": 0, "has_value": 0}
+
+    def end(tag: str) -> None:
+        if sheet and tag.rsplit("}", 1)[-1] == "row" and state["has_value"]:
+            state["filled"] += 1
+            state["has_value"] = 0
+            if state["filled"] > max_filled:
+                raise _SheetTooBig(
+                    msg(
+                        "import_too_many_items",
+                        "The file holds more than %(max)s items, the most one import takes; "
+                        "split it into smaller files.",
+                        max=options.max_items,
+                    )
+                )
 
     def start(tag: str, _attrs: Any) -> None:
         local = tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
         if local in ("t", "v", "f"):
             state["text"] = 0
+            state["has_value"] = 1
         elif sheet and local == "row":
             state["rows"] += 1
             if state["rows"] > max_rows:
@@ -900,6 +917,7 @@ def _scan_xml(zf: zipfile.ZipFile, name: str, options: ImportOptions, *, sheet: 
 
     parser = expat.ParserCreate(namespace_separator="}")
     parser.StartElementHandler = start
+    parser.EndElementHandler = end
     parser.CharacterDataHandler = text
     parser.StartDoctypeDeclHandler = forbidden
     parser.EntityDeclHandler = forbidden
@@ -1092,6 +1110,23 @@ def parse_csv(
     elif first.count(";") > first.count(",") and first.count(";") > 2:
         delimiter = ";"
     csv.field_size_limit(max(options.max_field_chars * 4, 131072))
+    # Count the records first: a file over the limit is refused before any row is parsed.
+    try:
+        filled = sum(
+            1 for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if any(r)
+        )
+    except csv.Error as exc:
+        return ParsedFile(
+            problems=[
+                Problem(
+                    source,
+                    msg("csv_invalid", "The file is not valid CSV: %(detail)s", detail=str(exc)),
+                )
+            ]
+        )
+    parsed = ParsedFile()
+    if parsed.too_many(options, filled - 1):
+        return parsed
     records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: Iterator[tuple[int, list[Any]]] = (
         (number, record[:MAX_COLUMNS]) for number, record in enumerate(records, start=1)
