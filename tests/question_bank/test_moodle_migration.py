@@ -186,3 +186,60 @@ def _setup_fresh_bank():
 def test_category_map_files(app):
     assert parse_category_map(CATEGORY_MAP.encode()) == {"$course$/top/电工/基础": "A-01"}
     assert parse_category_map(json.dumps({"top/a": "K1"}).encode()) == {"top/a": "K1"}
+
+
+def test_import_page_api_skips_and_reports_in_chinese(app, api_as):
+    ed = api_as("editor")
+    setup_bank(ed)
+    ed.language = "zh-CN"
+    form = {"occupation": OCC, "level": "4", "knowledge_point": "B-01"}
+    resp = ed.post(
+        "/api/bank/import",
+        data={**form, "file": (io.BytesIO(moodle_bank()), "moodle.xml")},
+        content_type="multipart/form-data",
+    )
+    body = resp.get_json()
+    assert resp.status_code == 422 and body["error"] == "import_rejected"
+    assert body["details"][0]["place"] == "第 4 题（Essay one）"
+    assert "--skip-unsupported" in body["hint"] and "其余 7 道题" in body["hint"]
+    resp = ed.post(
+        "/api/bank/import",
+        data={
+            **form,
+            "skip_unsupported": "1",
+            "file": (io.BytesIO(moodle_bank()), "moodle.xml"),
+            "category_map": (io.BytesIO(CATEGORY_MAP.encode()), "map.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    report = resp.get_json()["report"]
+    assert resp.status_code == 201, report
+    assert [(s["place"], s["type"]) for s in report["skipped"]] == [
+        ("第 4 题（Essay one）", "essay"),
+        ("第 7 题（Number）", "numerical"),
+        ("第 8 题（Essay two）", "essay"),
+        ("第 9 题（Info）", "description"),
+    ]
+    assert report["skipped"][0]["reason"] == "题库不支持 Essay 类试题。"
+    assert report["styling_removed"] == [
+        {"place": "第 1 题（Circuit）", "count": 1},
+        {"place": "第 2 题（T & F）", "count": 2},
+    ]
+    assert report["images"] == 2 and report["created"] == 7
+    assert report["unmapped_categories"] == [{"category": "$course$/top/电工/测量", "questions": 4}]
+
+
+def test_a_candidate_fetches_the_images_of_a_delivered_paper_by_signed_link(app):
+    from exam_server.delivery.assets import asset_signature, sign_images
+
+    db.session.add(Asset(sha256=SHA, media_type="image/png", data=CIRCUIT, size=len(CIRCUIT)))
+    db.session.commit()
+    paper = {"items": [{"stem": f'<p><img src="/assets/{SHA}" alt="图"></p>'}]}
+    signed = sign_images(paper)["items"][0]["stem"]
+    link = f"/exam/assets/{SHA}?k={asset_signature(SHA)}"
+    assert signed == f'<p><img src="{link}" alt="图"></p>'
+    client = app.test_client()  # no staff session, as on the candidate page
+    resp = client.get(link)
+    assert resp.status_code == 200 and resp.data == CIRCUIT and resp.mimetype == "image/png"
+    assert client.get(f"/exam/assets/{SHA}?k=" + "0" * 32).status_code == 404
+    assert client.get(f"/assets/{SHA}").status_code in (302, 401)
