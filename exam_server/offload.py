@@ -31,6 +31,16 @@ def _gevent_hub() -> Any:
     return gevent.get_hub()
 
 
+def cooperate() -> None:
+    """Let other greenlets run (between chunks of a long database write); a no-op without
+    gevent. A short timer rather than ``sleep(0)``: only a loop iteration that polls lets new
+    requests in."""
+    if _gevent_hub() is not None:
+        import gevent
+
+        gevent.sleep(0.001)
+
+
 def run_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``, in a real thread when the process runs on gevent."""
     hub = _gevent_hub()

@@ -263,11 +263,13 @@ def import_bank(
     reason: str = "",
     options: ImportOptions | None = None,
     parsed: ParsedFile | None = None,
+    pause: Any = None,
 ) -> ImportReport:
     """Import a file into the bank, all or nothing. See the module docstring.
 
     ``parsed`` is the file already parsed (by :func:`parse_file` in a worker, so a live server's
-    event loop is not held by the parsing); ``fmt`` must then be given."""
+    event loop is not held by the parsing); ``fmt`` must then be given. ``pause()``, when given,
+    is called between chunks of items written, so a server can serve others meanwhile."""
     options = options or ImportOptions(knowledge_point=knowledge_point)
     fmt = fmt or detect_format(filename, data)
     if parsed is None:
@@ -434,7 +436,10 @@ def import_bank(
     taken = set(existing) | {d.code for d in parsed.drafts}
     changes: list[dict[str, Any]] = []
     touched: set[str] = set()
-    for draft, place in zip(parsed.drafts, parsed.places, strict=True):
+    for n, (draft, place) in enumerate(zip(parsed.drafts, parsed.places, strict=True), start=1):
+        if pause is not None and n % 100 == 0:
+            session.flush()  # write in chunks, letting others in between
+            pause()
         code = draft.code
         content = draft.content
         if code in parsed.generated:

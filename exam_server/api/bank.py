@@ -22,7 +22,7 @@ from ..auth import roles_required
 from ..extensions import db
 from ..i18n import gettext_for
 from ..models import Role
-from ..offload import run_blocking
+from ..offload import cooperate, run_blocking
 from ..validation import parse_json, query_int, validate
 
 bp = Blueprint("bank_api", __name__, url_prefix="/api")
@@ -372,6 +372,7 @@ def import_bank():
         reason=form.get("reason", ""),
         options=options,
         parsed=parsed,
+        pause=cooperate,
     )
     return jsonify(report=localize(report.to_dict(), gettext_for())), 201
 

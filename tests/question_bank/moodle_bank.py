@@ -36,14 +36,16 @@ MATH = (
 
 
 def _file(name: str, data: bytes) -> str:
-    return f'<file name="{name}" path="/" encoding="base64">{base64.b64encode(data).decode()}</file>'
+    return (
+        f'<file name="{name}" path="/" encoding="base64">{base64.b64encode(data).decode()}</file>'
+    )
 
 
 def _q(qtype: str, name: str, text: str, body: str = "", files: str = "", ident: str = "") -> str:
     return (
         f'<question type="{qtype}"><name><text>{escape(name)}</text></name>'
         f'<questiontext format="html"><text><![CDATA[{text}]]></text>{files}</questiontext>'
-        f"<generalfeedback format=\"html\"><text></text></generalfeedback>"
+        f'<generalfeedback format="html"><text></text></generalfeedback>'
         f"<defaultgrade>1.0000000</defaultgrade><idnumber>{ident}</idnumber>{body}</question>"
     )
 
@@ -112,7 +114,9 @@ def moodle_bank() -> bytes:
             "<single>true</single>" + _a("100", "绝缘电阻") + _a("0", "电流"),
         ),
     ]
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<quiz>\n' + "\n".join(questions) + "\n</quiz>\n").encode()
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<quiz>\n' + "\n".join(questions) + "\n</quiz>\n"
+    ).encode()
 
 
 CATEGORY_MAP = "category,knowledge_point\n$course$/top/电工/基础,A-01\n"

@@ -55,7 +55,10 @@ def test_encodings_are_told_apart_or_asked_for() -> None:
     assert decode_text(b"\xef\xbb\xbf" + CHINESE.encode()) == CHINESE
     assert decode_text(CHINESE.encode()) == CHINESE
     parsed = gift.parse(WESTERN.encode("cp1252"), knowledge_point="K1")
-    assert parsed.drafts[0].content.stem == "Who\u2019s buried in Grant\u2019s tomb? Caf\u00e9 na\u00efve"
+    assert (
+        parsed.drafts[0].content.stem
+        == "Who\u2019s buried in Grant\u2019s tomb? Caf\u00e9 na\u00efve"
+    )
     # "ñé" is two Western letters and, as bytes, one GBK character: the reader asks.
     with pytest.raises(EncodingProblem) as info:
         decode_text("Ma\u00f1\u00e9".encode("cp1252"))

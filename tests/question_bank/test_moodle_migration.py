@@ -61,7 +61,9 @@ def test_without_the_option_the_file_is_refused_and_the_report_says_which_option
     assert db.session.scalar(select(Item.id)) is None
 
 
-def test_moodle_bank_in_one_pass_and_out_again_with_nothing_lost(app, api_as, tmp_path, sqlite_template):
+def test_moodle_bank_in_one_pass_and_out_again_with_nothing_lost(
+    app, api_as, tmp_path, sqlite_template
+):
     setup_bank(api_as("editor"))
     src = tmp_path / "moodle.xml"
     src.write_bytes(moodle_bank())
