@@ -18,13 +18,13 @@ from exam_server import create_app
 from exam_server.cli import bank_export, bank_import
 from exam_server.delivery.services import is_correct
 from exam_server.extensions import db
+from question_bank.audit import Actor
 from question_bank.errors import ImportRejected
 from question_bank.models import Asset, Item, ItemVersion
 from question_bank.schema import ItemContent
 from question_bank.transfer import import_bank, import_options, parse_category_map
 from tests.question_bank.helpers import OCC, setup_bank
 from tests.question_bank.moodle_bank import CATEGORY_MAP, CIRCUIT, METER, moodle_bank
-from question_bank.audit import Actor
 
 ED = Actor(None, "test-editor")
 SHA = hashlib.sha256(CIRCUIT).hexdigest()
