@@ -10,18 +10,21 @@ Questions are separated by blank lines; lines starting with ``//`` are comments.
 * fill-in ``{=a =b}``: each answer block becomes one blank ``{{n}}`` at its place in the stem, so
   a stem may hold several blocks (the "missing word" format extended to several blanks). Only
   full-credit answers (no weight or ``%100%``) are accepted answers; partial-credit ones are
-  dropped.
+  dropped and noted as a change of meaning. Answers compare ignoring case (``trim,width,case``),
+  as Moodle's GIFT reader does;
 * ``::title::``, ``[html]``/``[moodle]``/``[markdown]``/``[plain]`` text-format markers (plain
   text is HTML-escaped, the others are read as HTML), backslash escapes of ``~ = # { } :`` and
   ``\\\\``, ``\\n`` for a line break, per-answer ``#feedback`` (ignored) and general feedback
   ``####…`` (the explanation), ``$CATEGORY:`` lines.
 
-Matching, numerical, essay and description questions are reported as problems.
+Matching, numerical, essay and description questions are unsupported: problems marked
+``unsupported``, or skipped and listed with ``skip_unsupported``. Files may be UTF-8 (with or
+without BOM), GBK/GB18030 or Windows-1252 (:func:`question_bank.formats.decode_text`).
 
-Item code: a ``// [id:CODE]`` comment (Moodle's idnumber syntax), else the ``::title::`` when it
-is a valid item code, else ``<PREFIX>-<line number, 4 digits>`` (:func:`generated_code`;
-``IMP-0007`` for the default source name). Line numbers count from 1 and name the first
-non-comment line of the question.
+Item code: a ``// [id:CODE]`` comment (Moodle's idnumber syntax), else
+``<PREFIX>-<line number, 4 digits>`` (:func:`generated_code`; ``IMP-0007`` for the default
+source name), marked generated so an import never revises an item with it. The ``::title::`` is
+the item's title. Line numbers count from 1 and name the first non-comment line of the question.
 
 Metadata lives in Moodle tag comments ``// [tag:…]`` just above the question (no blank line
 between). Tags with these reserved prefixes are metadata, all others are item tags:
@@ -31,12 +34,14 @@ between). Tags with these reserved prefixes are metadata, all others are item ta
   else a problem "no knowledge point". Export groups items under ``$CATEGORY: $course$/top/kp:…``.
 * ``difficulty:0.35`` (default 0.5), ``points:2.5`` (default 1);
 * ``normalize:trim,width|trim,width,case`` fill-in rules per blank (``none`` for no rules; one
-  group applies to every blank); written only when some blank differs from the default.
+  group applies to every blank); written only when some blank differs from
+  ``trim,width,case``.
 
 Export writes, per question, ``// [id:CODE]`` and ``// [tag:…]`` comment lines, then
-``::CODE::[html]stem {`` with one answer per line; multiple-choice answers weigh ``100/k`` % (k
-keys) or ``-100`` %; fill-in blocks stay in place in the stem with the general feedback in the
-last block. The file is UTF-8.
+``::TITLE::[html]stem {`` (the code when there is no title) with one answer per line;
+multiple-choice answers weigh ``100/k`` % (k keys) or ``-100`` %; a one-blank fill-in item is a
+"missing word" question with its block in place. Items GIFT cannot express (several blanks,
+images) are left out and listed in the notes and at the top of the file. The file is UTF-8.
 
 Lost on export: translations, per-answer feedback (not stored by the bank), tags containing
 ``]`` or a line break. Edge cases outside the GIFT syntax: a fill-in item whose blanks each

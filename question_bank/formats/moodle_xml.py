@@ -7,20 +7,27 @@ Read with defusedxml (no DTD entities, no external references). Supported questi
   fraction 100), ``false`` a multiple-choice item (key: every answer with a positive fraction);
   without ``<single>`` the number of positive answers decides;
 * ``shortanswer``: a one-blank fill-in item; the first run of three or more underscores in the
-  stem becomes ``{{1}}`` (else ``{{1}}`` is appended); ``<usecase>0</usecase>`` adds the ``case``
-  rule; answers with fraction 100 are accepted;
+  stem becomes ``{{1}}`` (else ``{{1}}`` is appended); without ``<usecase>1</usecase>`` the
+  ``case`` rule is added (Moodle's default ignores case); answers with fraction 100 are accepted;
 * ``cloze`` (multianswer): each ``{n:SHORTANSWER:=a~=b}`` (``SA``, ``MW``; ``SHORTANSWER_C``,
   ``SAC``, ``MWC`` for case-sensitive) is one blank, numbered in order; the weight ``n`` is
   ignored; ``%100%`` or ``=`` answers are accepted, partial-credit answers dropped;
 * ``category``: sets the category path for the questions after it.
 
-Other types (essay, matching, numerical, description, cloze MULTICHOICE/NUMERICAL parts) are
-problems. Text with ``format="plain_text"`` is HTML-escaped; other formats are read as HTML.
-Problems name the question: ``question 3 (name)``, counting questions but not categories.
+Other types (essay, matching, numerical, description, cloze MULTICHOICE/NUMERICAL parts …) are
+unsupported: problems marked so, or skipped and listed with ``skip_unsupported``. Text with
+``format="plain_text"`` is HTML-escaped; other formats are read as HTML, editor styling
+stripped and counted. Images are ``<file name=… encoding="base64">`` elements referenced as
+``@@PLUGINFILE@@/name``: each becomes an asset and the reference ``/assets/<sha256>``; a
+reference to a file the question does not carry makes the question unsupported. Partial credit
+(fractions between 0 and 100, several keys, several cloze parts) is kept as far as the bank can
+(full-credit answers) and noted as a change of meaning. Problems name the question:
+``question 3 (name)``, counting questions but not categories.
 
-Item code: ``<idnumber>``, else ``<name>`` when it is a valid item code, else
-``<PREFIX>-<question number, 4 digits>`` (:func:`question_bank.formats.common.generated_code`).
-Export writes the code into both.
+Item code: ``<idnumber>``, else ``<PREFIX>-<question number, 4 digits>``
+(:func:`question_bank.formats.common.generated_code`), marked generated. ``<name>`` is the
+item's title. Export writes the code as ``<idnumber>``, the title (or the code) as ``<name>``,
+and every image as a ``<file>`` of the text that shows it.
 
 Points: ``<defaultgrade>`` (default 1; Moodle's ``1.0000000`` reads as 1). Explanation:
 ``<generalfeedback>``. Tags: ``<tags>``. Knowledge point, difficulty and fill-in rules follow the

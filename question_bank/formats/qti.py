@@ -27,6 +27,15 @@ Items
 * Item code: the item ``identifier``; a code that does not start with a letter gets a ``_``
   prefix to be a valid identifier, removed again on reading. (A file always names its items,
   so :func:`question_bank.formats.common.generated_code` is only used for an empty identifier.)
+  The ``title`` is the item's title unless it equals the identifier; exports write the title,
+  else the code.
+* Images: ``<img src>`` relative to the item file, read from the package (type and size
+  checked) and stored as assets; exports write each image once as ``images/<sha256>.<ext>``,
+  listed as a file of the item's resource. MathML (``m:math``) is kept as MathML Core and
+  written back in the MathML namespace.
+* Unsupported interactions (order, match, extended text …) are problems marked unsupported,
+  or skipped and listed with ``skip_unsupported``. ``mapResponse`` scoring that gives part of
+  the points is noted as a change of meaning.
 
 Package metadata (per resource in ``imsmanifest.xml``)
 ----------------------------------------------------
