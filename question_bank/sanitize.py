@@ -87,6 +87,18 @@ DANGEROUS_TAGS = {
 }
 
 
+# Built once: passing the allow-lists to nh3.clean on every call rebuilds them each time, which
+# with the MathML attribute lists costs ~0.5 ms a field (a 5,000-item import spent 50 s in it).
+_CLEANER = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    allowed_classes=ALLOWED_CLASSES,
+    url_schemes=set(),
+    link_rel=None,
+    strip_comments=True,
+)
+
+
 class UnsafeHTML(ValueError):
     """Text contains markup that is not allowed; the message says what."""
 
@@ -128,15 +140,7 @@ def clean_html(text: str) -> str:
     inspector.close()
     if inspector.problems:
         raise UnsafeHTML("; ".join(dict.fromkeys(inspector.problems)))
-    return nh3.clean(
-        text,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        allowed_classes=ALLOWED_CLASSES,
-        url_schemes=set(),
-        link_rel=None,
-        strip_comments=True,
-    ).strip()
+    return _CLEANER.clean(text).strip()
 
 
 _TAG = re.compile(r"<[^>]+>")
