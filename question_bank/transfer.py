@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import importlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -786,6 +787,20 @@ def export_bank(
     if fmt in ("moodle-xml", "qti"):
         kwargs["assets"] = lambda sha: _asset(session, sha)
     return module.dump(drafts, **kwargs), media, f"{stem}.{ext}"
+
+
+_ASSET_REF = re.compile(r"/assets/([0-9a-f]{64})")
+
+
+def assets_of(session: Session, drafts: list[ItemDraft]) -> dict[str, tuple[str, bytes]]:
+    """The images ``drafts`` show: sha256 -> (media type, bytes)."""
+    shas: set[str] = set()
+    for draft in drafts:
+        shas.update(_ASSET_REF.findall(json.dumps(draft.content.canonical())))
+    rows = session.execute(
+        select(Asset.sha256, Asset.media_type, Asset.data).where(Asset.sha256.in_(sorted(shas)))
+    )
+    return {sha: (media, data) for sha, media, data in rows}
 
 
 def _asset(session: Session, sha: str) -> tuple[str, bytes] | None:

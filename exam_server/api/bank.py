@@ -21,6 +21,7 @@ from question_bank.schema import ItemContent, KnowledgePointNode
 from ..auth import roles_required
 from ..extensions import db
 from ..i18n import gettext_for
+from ..itempdf import items_pdf
 from ..models import Role
 from ..offload import cooperate, run_blocking
 from ..validation import parse_json, query_int, validate
@@ -385,12 +386,15 @@ def export_bank():
     release = None
     if rid := query_int("release", 0, lo=0, hi=2**31):
         release = releases.get_release(db.session, rid)
+    fmt = request.args.get("format", "json")
+    if fmt == "pdf":
+        return _items_pdf(occ, level, release)
     notes: list = []
     data, media, name = transfer.export_bank(
         db.session,
         occ,
         level,
-        request.args.get("format", "json"),
+        fmt,
         status=request.args.get("status") or None,
         release=release,
         notes=notes,
@@ -403,6 +407,23 @@ def export_bank():
             "Content-Disposition": f'attachment; filename="{name}"',
             "X-Export-Left-Out": str(len(notes)),
         },
+    )
+
+
+def _items_pdf(occ: Occupation, level: int, release: BankRelease | None) -> Response:
+    """The items as a printable PDF (formulas and images included), rendered off the loop."""
+    knowledge.check_level(level)
+    drafts = transfer.export_drafts(
+        db.session, occ, level, status=request.args.get("status") or None, release=release
+    )
+    images = transfer.assets_of(db.session, drafts)
+    stem = f"{occ.code}-L{level}" + (f"-{release.name}" if release else "")
+    title = f"{occ.code} {occ.name} · L{level}" + (f" · {release.name}" if release else "")
+    data = run_blocking(items_pdf, drafts, title=title, assets=images.get)
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{stem}.pdf"'},
     )
 
 

@@ -17,6 +17,7 @@ from question_bank.messages import localize
 
 from ..extensions import db
 from ..i18n import cli_locale, gettext_for
+from ..itempdf import items_pdf
 from .base import _actor, _fail, main
 
 
@@ -168,7 +169,14 @@ def report_lines(r: dict, gettext) -> list[str]:
 @bank_group.command("export")
 @click.option("--occupation", required=True)
 @click.option("--level", type=click.IntRange(1, 5), required=True)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice((*FORMATS, "pdf")),
+    default="json",
+    show_default=True,
+    help="pdf: the items printed for review, formulas and images included.",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--status", help="Only items whose newest version has this status.")
 @click.option("--release", "release_name", help="Export the versions of this release.")
@@ -191,9 +199,16 @@ def bank_export(occupation, level, fmt, out: Path, status, release_name):
             if rel is None:
                 raise click.UsageError(f"no release {release_name!r}")
         notes: list = []
-        data, _media, _name = transfer.export_bank(
-            db.session, occ, level, fmt, status=status, release=rel, notes=notes
-        )
+        if fmt == "pdf":
+            knowledge.check_level(level)
+            drafts = transfer.export_drafts(db.session, occ, level, status=status, release=rel)
+            images = transfer.assets_of(db.session, drafts)
+            title = f"{occ.code} {occ.name} · L{level}"
+            data = items_pdf(drafts, title=title, assets=images.get)
+        else:
+            data, _media, _name = transfer.export_bank(
+                db.session, occ, level, fmt, status=status, release=rel, notes=notes
+            )
     except DomainError as exc:
         _fail(exc)
     out.write_bytes(data)

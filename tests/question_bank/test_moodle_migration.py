@@ -245,3 +245,24 @@ def test_a_candidate_fetches_the_images_of_a_delivered_paper_by_signed_link(app)
     assert resp.status_code == 200 and resp.data == CIRCUIT and resp.mimetype == "image/png"
     assert client.get(f"/exam/assets/{SHA}?k=" + "0" * 32).status_code == 404
     assert client.get(f"/assets/{SHA}").status_code in (302, 401)
+
+
+def test_items_print_as_pdf_with_formulas_and_images(app, api_as):
+    import pypdf
+
+    ed = api_as("editor")
+    setup_bank(ed)
+    report = import_bank(
+        db.session, ED, moodle_bank(), "moodle.xml", occupation=OCC, level=4,
+        options=import_options("B-01", skip_unsupported=True),
+    )  # fmt: skip
+    db.session.commit()
+    assert len(report.created) == 7
+    resp = ed.get(f"/api/bank/export?occupation={OCC}&level=4&format=pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    pdf = pypdf.PdfReader(io.BytesIO(resp.data))
+    text = "".join(page.extract_text() for page in pdf.pages)
+    # The formula laid out linearly (U² written as U with a raised 2), Chinese in the embedded font.
+    assert "P = U2/R" in text.replace("\n", "")
+    assert "电阻串联后总电阻增大" in text and "EL-001" in text
+    assert sum(len(page.images) for page in pdf.pages) == 2  # the circuit and the meter
