@@ -916,6 +916,7 @@ def _scan_xml(zf: zipfile.ZipFile, name: str, options: ImportOptions, *, sheet: 
                                detail="DTD"))  # fmt: skip
 
     parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True  # one text callback per node, not per chunk of it
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
