@@ -148,6 +148,18 @@ class ParsedFile:
         self.places.append(place)
         return draft
 
+    def add_image(self, data: bytes, name: str) -> str | None:
+        """Keep an image the file carries as an asset; its ``/assets/<sha256>`` source, or None
+        when it is not an image the bank accepts (type, size)."""
+        from .rich import check_image
+
+        checked = check_image(data, name)
+        if isinstance(checked, str):
+            return None
+        sha, media = checked
+        self.assets[sha] = (media, data)
+        return f"/assets/{sha}"
+
     def unsupported(
         self, options: ImportOptions, place: str, name: str, kind: str, reason: Msg
     ) -> None:

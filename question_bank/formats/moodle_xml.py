@@ -73,7 +73,7 @@ from .common import (
     rich_field,
     split_tags,
 )
-from .rich import MAX_IMAGE_BYTES, check_image
+from .rich import MAX_IMAGE_BYTES
 
 _CLOZE_TYPES = (
     "SHORTANSWER_C|SHORTANSWER|SAC|SA|MWC|MW|NUMERICAL|NM|MULTICHOICE_VS|MULTICHOICE_HS|"
@@ -314,12 +314,7 @@ class _Parser:
                 data = base64.b64decode(raw, validate=True)
             except (binascii.Error, ValueError):
                 return None
-            checked = check_image(data, name)
-            if isinstance(checked, str):
-                return None
-            sha, media = checked
-            self.parsed.assets[sha] = (media, data)
-            return f"/assets/{sha}"
+            return self.parsed.add_image(data, name)
 
         return resolve
 

@@ -80,7 +80,7 @@ from .common import (
     rich_field,
 )
 from .moodle_xml import XmlError, read_xml
-from .rich import MAX_IMAGE_BYTES, check_image
+from .rich import MAX_IMAGE_BYTES
 
 QTI_NS = "http://www.imsglobal.org/xsd/imsqti_v2p1"
 QTI_XSD = "http://www.imsglobal.org/xsd/qti/qtiv2p1/imsqti_v2p1.xsd"
@@ -517,12 +517,7 @@ class _Parser:
                 data = _read(self.zf, path, MAX_IMAGE_BYTES)
             except _MemberError:
                 return None
-            checked = check_image(data, path)
-            if isinstance(checked, str):
-                return None
-            sha, media = checked
-            self.parsed.assets[sha] = (media, data)
-            return f"/assets/{sha}"
+            return self.parsed.add_image(data, path)
 
         return resolve
 

@@ -88,3 +88,47 @@ def test_a_gift_file_starting_with_a_brace_is_not_sniffed_as_json() -> None:
     assert detect_format("upload", b'{"format": "exam-server-bank"}') == "json"
     parsed = parse_file(data, "capitals.gift", None, "K1")
     assert parsed.problems == [] and parsed.drafts[0].content.key == ["A"]
+
+
+def test_editor_styling_is_stripped_and_counted_or_kept_in_part() -> None:
+    from question_bank.formats.rich import import_html
+    from question_bank.sanitize import clean_html
+
+    html = (
+        '<p style="text-align: center; color: red">A<span style="font-weight: bold; '
+        'font-family: Arial">B</span><span style="vertical-align: super">2</span>'
+        '<font color="blue">C</font><span style="text-decoration: underline">D</span></p>'
+    )
+    stripped = import_html(html)
+    assert stripped.styling == 5 and clean_html(stripped.html) == "<p>AB2CD</p>"
+    kept = import_html(html, keep_styling=True)
+    assert kept.styling == 5
+    assert clean_html(kept.html) == (
+        '<p class="qb-align-center">A<b>B</b><sup>2</sup>C<u>D</u></p>'
+    )
+
+
+def test_images_a_file_does_not_carry_make_the_question_unsupported() -> None:
+    from question_bank.formats import moodle_xml
+
+    text = '::Pic:: <p>看图 <img src="https://example.org/a.png"></p> {T}\n'
+    parsed = gift.parse(text.encode(), knowledge_point="K1")
+    (p,) = parsed.problems
+    assert p.unsupported and p.message.code == "import_image_missing"
+    parsed = gift.parse(
+        text.encode(), options=ImportOptions(knowledge_point="K1", skip_unsupported=True)
+    )
+    assert parsed.problems == [] and [(s.name, s.kind) for s in parsed.skipped] == [
+        ("Pic", "image")
+    ]
+    # An SVG carried by a Moodle file is refused like any active content.
+    svg = "PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4="  # <svg xmlns=…/>
+    doc = (
+        '<quiz><question type="truefalse"><name><text>S</text></name>'
+        '<questiontext format="html"><text><![CDATA[<img src="@@PLUGINFILE@@/a.svg">]]></text>'
+        f'<file name="a.svg" path="/" encoding="base64">{svg}</file></questiontext>'
+        '<answer fraction="100"><text>true</text></answer></question></quiz>'
+    )
+    parsed = moodle_xml.parse(doc.encode(), knowledge_point="K1")
+    (p,) = parsed.problems
+    assert p.unsupported and parsed.assets == {}
