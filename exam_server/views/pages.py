@@ -165,6 +165,7 @@ def js_strings() -> dict[str, Any]:
         "kp_module": _("(module)"),
         "levels": {str(n): name for n, name in level_choices(html_lang())},
         "label": {
+            "title": _("Title"),
             "explanation": _("Explanation"),
             "status": _("Status"),
             "type": _("Item type"),
