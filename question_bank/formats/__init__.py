@@ -21,6 +21,7 @@ What a parser may do besides building drafts (:class:`ImportOptions` says which)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,6 +242,10 @@ def encoding_name(name: str) -> str | None:
     return _ENCODING_NAMES.get(name.strip().casefold().replace("_", "-"))
 
 
+# Control characters other than tab and line breaks: binary data, not text in any encoding.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _runs(text: str) -> list[tuple[int, int]]:
     """Spans of consecutive non-ASCII characters."""
     runs, start = [], None
@@ -333,7 +338,7 @@ def decode_text(data: bytes, *, source: str = "file", encoding: str | None = Non
             text = data.decode(codec)
         except UnicodeDecodeError:
             continue
-        if plausible(text):
+        if not _CONTROL.search(text) and plausible(text):
             fits.append((codec, text))
     if len(fits) == 1:
         return fits[0][1]
