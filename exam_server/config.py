@@ -59,6 +59,7 @@ class Config:
     JSON_SORT_KEYS = False
     HEARTBEAT_SECONDS = 5.0
     PRESENCE_PREFIX = "exam:"
+    IMPORT_MAX_ITEMS = 20_000
 
     @classmethod
     def from_env(cls) -> dict:
@@ -84,6 +85,7 @@ class Config:
             ("CANDIDATE_SIGN_IN_RATE", "CANDIDATE_SIGN_IN_RATE_PER_MINUTE", int),
             ("CANDIDATE_TOKEN_HOURS", "CANDIDATE_TOKEN_HOURS", float),
             ("HEARTBEAT_SECONDS", "HEARTBEAT_SECONDS", float),
+            ("IMPORT_MAX_ITEMS", "IMPORT_MAX_ITEMS", int),
             ("PRESENCE_PREFIX", "PRESENCE_PREFIX", str),
             ("DB_PRE_PING", "DB_PRE_PING", lambda raw: raw.strip().lower() in ("1", "true", "yes")),
             ("GC_POLICY", "GC_POLICY", lambda raw: raw.strip().lower() not in ("0", "false", "no")),

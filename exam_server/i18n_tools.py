@@ -5,6 +5,7 @@
     python -m exam_server.i18n_tools compile   # write the .mo files (./dev setup does this)
     python -m exam_server.i18n_tools todo      # the untranslated messages, as JSON to fill in
     python -m exam_server.i18n_tools fill F.json  # set translations from {"English": "中文"}
+    python -m exam_server.i18n_tools resolve   # after a git merge conflict in the .po: keep both
 
 Source strings are English; ``zh_Hans_CN/LC_MESSAGES/messages.po`` is the one catalogue in git
 (the ``.pot`` template and the compiled ``.mo`` are build products, not committed, so parallel
@@ -186,6 +187,42 @@ def problems() -> list[str]:
     return out
 
 
+def resolve_conflict() -> list[str]:
+    """Resolve a git merge conflict in the catalogue: the union of both sides' entries (a
+    translation present on one side only wins over an empty one; where both sides translated
+    a message differently, ours is kept and the other is reported), then :func:`update`."""
+    import subprocess
+
+    report: list[str] = []
+    for locale, path in LOCALES.items():
+        rel = path.relative_to(ROOT)
+
+        def side(stage: int, rel=rel, locale=locale) -> Catalog:
+            data = subprocess.run(
+                ["git", "show", f":{stage}:{rel}"], cwd=ROOT, capture_output=True, check=True
+            ).stdout
+            return read_po(io.BytesIO(data), locale=locale)
+
+        ours, theirs = side(2), side(3)
+        for m in theirs:
+            if not m.id:
+                continue
+            mine = ours.get(m.id, context=m.context)
+            if mine is None:
+                ours[m.id] = m
+            elif not mine.string and m.string:
+                mine.string = m.string
+            elif m.string and mine.string != m.string:
+                report.append(
+                    f"{locale}: kept ours for {m.id!r}: {mine.string!r} (theirs {m.string!r})"
+                )
+        _write(path, ours)
+        subprocess.run(["git", "add", str(rel)], cwd=ROOT, check=True)
+    report.extend(update())
+    compile_catalogs()
+    return report
+
+
 def compile_catalogs() -> None:
     for locale, path in LOCALES.items():
         catalog = read(path, locale)
@@ -210,6 +247,10 @@ def main(argv: list[str]) -> int:
         return 1 if found else 0
     if command == "compile":
         compile_catalogs()
+        return 0
+    if command == "resolve":
+        for line in resolve_conflict():
+            print(line)
         return 0
     if command == "todo":
         import json

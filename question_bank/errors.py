@@ -70,7 +70,9 @@ class ImportRejected(DomainError):
     code = "import_rejected"
     status = 422
 
-    def __init__(self, problems: list[dict[str, Any]], *, source: str = ""):
+    def __init__(
+        self, problems: list[dict[str, Any]], *, source: str = "", hint: Msg | None = None
+    ):
         n = len(problems)
         if source:
             message = msg(
@@ -85,3 +87,11 @@ class ImportRejected(DomainError):
             )
         super().__init__(message, details=problems)
         self.problems = problems
+        # Which option would let the file in (e.g. skipping unsupported questions).
+        self.hint = hint
+
+    def to_dict(self, gettext: Gettext | None = None) -> dict[str, Any]:
+        body = super().to_dict(gettext)
+        if self.hint is not None:
+            body["hint"] = self.hint.render(gettext)
+        return body

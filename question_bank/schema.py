@@ -179,6 +179,14 @@ class ItemContent(BaseModel):
         default_factory=list, max_length=20
     )
     translations: dict[str, Translation] = Field(default_factory=dict)
+    # The name another tool gave the question (Moodle's <name>, a QTI title), plain text; left
+    # out of the canonical form when empty so items without one hash as before.
+    title: str = Field(default="", max_length=200)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        return re.sub(r"\s+", " ", v).strip()
 
     @field_validator("stem")
     @classmethod
@@ -244,10 +252,10 @@ class ItemContent(BaseModel):
                 raise ValueError(
                     f"key: a single-choice item needs exactly 1 key, got {len(self.key)}"
                 )
-            if t == ItemType.MULTIPLE_CHOICE and len(self.key) < 2:
-                raise ValueError(
-                    f"key: a multiple-choice item needs at least 2 keys, got {len(self.key)}"
-                )
+            # A multiple-choice item with one key is valid (Moodle and TAO allow it): the
+            # candidate is not told how many options are right.
+            if t == ItemType.MULTIPLE_CHOICE and not self.key:
+                raise ValueError("key: a multiple-choice item needs at least 1 key, got 0")
             if self.blanks:
                 raise ValueError("blanks: only fill-in items have blanks")
         elif t == ItemType.TRUE_FALSE:
@@ -277,7 +285,10 @@ class ItemContent(BaseModel):
 
     def canonical(self) -> dict[str, Any]:
         """A JSON-ready dict with a stable form, used for hashing, diffs and export."""
-        return self.model_dump(mode="json")
+        doc = self.model_dump(mode="json")
+        if not doc["title"]:
+            del doc["title"]
+        return doc
 
     def content_hash(self) -> str:
         return content_hash(self.canonical())

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -14,18 +13,22 @@ from question_bank import items as item_svc
 from question_bank import knowledge, releases, review, transfer
 from question_bank.audit import AuditEvent, record, verify_chain
 from question_bank.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from question_bank.formats.rich import check_image
+from question_bank.messages import Msg, localize, msg
 from question_bank.models import Asset, BankRelease, Occupation
 from question_bank.schema import ItemContent, KnowledgePointNode
 
 from ..auth import roles_required
 from ..extensions import db
+from ..i18n import gettext_for
+from ..itempdf import items_pdf
 from ..models import Role
+from ..offload import cooperate, run_blocking
 from ..validation import parse_json, query_int, validate
 
 bp = Blueprint("bank_api", __name__, url_prefix="/api")
 
 BANK_READERS = (Role.EDITOR, Role.REVIEWER, Role.SUPERVISOR)
-IMAGE_TYPES = {"image/png": b"\x89PNG", "image/jpeg": b"\xff\xd8\xff", "image/gif": b"GIF8"}
 
 
 def _actor():
@@ -319,32 +322,60 @@ def release_items(release_id: int):
 # -- import, export, assets ---------------------------------------------------------------------
 
 
+def _checked(name: str) -> bool:
+    return request.form.get(name) in ("1", "true", "on")
+
+
 @bp.post("/bank/import")
 @roles_required(Role.EDITOR)
 def import_bank():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ValidationFailed("attach the file as multipart field 'file'", field="file")
+        raise ValidationFailed(
+            msg("upload_missing", "Attach the file as multipart field 'file'."), field="file"
+        )
     form = request.form
     level = form.get("level")
     if level not in (None, "") and not level.isdigit():
-        raise ValidationFailed("level must be 1 to 5", field="level")
-    keep_status = form.get("keep_status") in ("1", "true", "on")
+        raise ValidationFailed(msg("level_range", "The level must be 1 to 5."), field="level")
+    keep_status = _checked("keep_status")
     if keep_status and not current_user.has_role(Role.ADMIN):
-        raise Forbidden("only an administrator can import review statuses (keep_status)")
+        raise Forbidden(
+            msg(
+                "keep_status_admin",
+                "Only an administrator can import review statuses (keep_status).",
+            )
+        )
+    category_map = None
+    if (map_file := request.files.get("category_map")) is not None and map_file.filename:
+        category_map = transfer.parse_category_map(map_file.read(), map_file.filename)
+    options = transfer.import_options(
+        form.get("knowledge_point") or None,
+        skip_unsupported=_checked("skip_unsupported"),
+        keep_styling=_checked("keep_styling"),
+        encoding=form.get("encoding") or None,
+        category_map=category_map,
+        max_items=current_app.config.get("IMPORT_MAX_ITEMS"),
+    )
+    data = upload.read()
+    fmt = form.get("format") or transfer.detect_format(upload.filename, data)
+    # Parsing is the heavy part: off the event loop; the database work stays here.
+    parsed = run_blocking(transfer.parse_file, data, upload.filename, fmt, options)
     report = transfer.import_bank(
         db.session,
         _actor(),
-        upload.read(),
+        data,
         upload.filename,
-        fmt=form.get("format") or None,
+        fmt=fmt,
         occupation=form.get("occupation") or None,
         level=int(level) if level else None,
-        knowledge_point=form.get("knowledge_point") or None,
         keep_status=keep_status,
         reason=form.get("reason", ""),
+        options=options,
+        parsed=parsed,
+        pause=cooperate,
     )
-    return jsonify(report=report.to_dict()), 201
+    return jsonify(report=localize(report.to_dict(), gettext_for())), 201
 
 
 @bp.get("/bank/export")
@@ -355,16 +386,44 @@ def export_bank():
     release = None
     if rid := query_int("release", 0, lo=0, hi=2**31):
         release = releases.get_release(db.session, rid)
+    fmt = request.args.get("format", "json")
+    if fmt == "pdf":
+        return _items_pdf(occ, level, release)
+    notes: list = []
     data, media, name = transfer.export_bank(
         db.session,
         occ,
         level,
-        request.args.get("format", "json"),
+        fmt,
         status=request.args.get("status") or None,
         release=release,
+        notes=notes,
     )
+    # Items the format cannot express are listed in the file; the count travels as a header.
     return Response(
-        data, mimetype=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        data,
+        mimetype=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Export-Left-Out": str(len(notes)),
+        },
+    )
+
+
+def _items_pdf(occ: Occupation, level: int, release: BankRelease | None) -> Response:
+    """The items as a printable PDF (formulas and images included), rendered off the loop."""
+    knowledge.check_level(level)
+    drafts = transfer.export_drafts(
+        db.session, occ, level, status=request.args.get("status") or None, release=release
+    )
+    images = transfer.assets_of(db.session, drafts)
+    stem = f"{occ.code}-L{level}" + (f"-{release.name}" if release else "")
+    title = f"{occ.code} {occ.name} · L{level}" + (f" · {release.name}" if release else "")
+    data = run_blocking(items_pdf, drafts, title=title, assets=images.get)
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{stem}.pdf"'},
     )
 
 
@@ -387,12 +446,10 @@ def upload_asset():
     if upload is None:
         raise ValidationFailed("attach the image as multipart field 'file'", field="file")
     data = upload.read()
-    media = next((m for m, magic in IMAGE_TYPES.items() if data.startswith(magic)), None)
-    if media is None:
-        raise ValidationFailed("only PNG, JPEG and GIF images are accepted", field="file")
-    if len(data) > 5 * 1024 * 1024:
-        raise ValidationFailed("an image may be at most 5 MB", field="file")
-    digest = hashlib.sha256(data).hexdigest()
+    checked = check_image(data, upload.filename or "file")
+    if isinstance(checked, Msg):
+        raise ValidationFailed(checked, field="file")
+    digest, media = checked
     if db.session.get(Asset, digest) is None:
         db.session.add(
             Asset(

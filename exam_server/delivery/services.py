@@ -23,6 +23,7 @@ from question_bank.schema import Blank, ItemContent
 
 from .. import socket_json
 from ..sessions.models import Eligibility, ExamSession, Registration, Room
+from .assets import sign_images
 from .models import Attempt, AttemptAnswer, AttemptState
 
 S = AttemptState
@@ -392,7 +393,7 @@ def delivered_paper(session: Session, stored: StoredPaper) -> socket_json.Fragme
     if hit is None:
         paper = paper_from_record(stored)
         rendered = paper_for_delivery(paper, raw_contents(session, list(paper.version_ids)))
-        hit = socket_json.Fragment(socket_json.encode(rendered))
+        hit = socket_json.Fragment(socket_json.encode(sign_images(rendered)))
         if len(_DELIVERED) >= 20_000:
             _DELIVERED.clear()
         _DELIVERED[key] = hit

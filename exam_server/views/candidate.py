@@ -15,13 +15,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, send_file
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_babel import pgettext
 
 from question_bank.assembly.delivery import SECTION_TITLES
+from question_bank.models import Asset
 
 from .. import WEB_DIR
+from ..delivery.assets import check_signature
+from ..extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +207,24 @@ def sign_in():
 @bp.get("/exam/sit")
 def sit():
     return _page("candidate/sit.html")
+
+
+@bp.get("/exam/assets/<sha256>")
+def exam_asset(sha256: str) -> Response:
+    """An image of a delivered paper, for whoever holds the paper's signed link."""
+    if not check_signature(sha256, request.args.get("k", "")):
+        abort(404)
+    asset = db.session.get(Asset, sha256)
+    if asset is None:
+        abort(404)
+    return Response(
+        asset.data,
+        mimetype=asset.media_type,
+        headers={
+            "Cache-Control": "private, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @bp.get("/vendor/<name>")

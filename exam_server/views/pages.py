@@ -157,12 +157,15 @@ def js_strings() -> dict[str, Any]:
             "The import was refused: %(n)s problems. Nothing was written to the bank."
         ),
         "import_done": _("Import finished."),
+        "import_skipped": _("%(n)s questions skipped"),
+        "import_styling": _("Editor styling removed: %(n)s attributes or tags"),
         "exporting": _("Preparing the export…"),
         "exported": _("Download started: %(name)s"),
         "latest_versions": _("Newest version of every item"),
         "kp_module": _("(module)"),
         "levels": {str(n): name for n, name in level_choices(html_lang())},
         "label": {
+            "title": _("Title"),
             "explanation": _("Explanation"),
             "status": _("Status"),
             "type": _("Item type"),

@@ -13,8 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..messages import Msg, msg
 from ..schema import ItemContent, ItemDraft, ItemType, error_list
-from . import ParsedFile, Problem
+from . import ImportOptions, Note, ParsedFile, Problem
+from .rich import import_html
 
 DEFAULT_RULES = ["trim", "width"]
 RULES = ("trim", "width", "case", "space")
@@ -70,12 +72,19 @@ def rules_text(blanks: list[Any]) -> str:
 
 
 def parse_rules(text: str, count: int) -> list[list[str]]:
-    """Rules per blank from :func:`rules_text` syntax; raises ``ValueError`` with a message."""
+    """Rules per blank from :func:`rules_text` syntax; raises ``ValueError(Msg)``."""
     groups = [g.strip() for g in text.split("|")]
     if len(groups) == 1:
         groups = groups * count
     if len(groups) != count:
-        raise ValueError(f"normalize has {len(groups)} groups but the item has {count} blanks")
+        raise ValueError(
+            msg(
+                "rules_group_count",
+                "normalize has %(groups)s groups but the item has %(blanks)s blanks.",
+                groups=len(groups),
+                blanks=count,
+            )
+        )
     out = []
     for group in groups:
         if not group:
@@ -87,22 +96,40 @@ def parse_rules(text: str, count: int) -> list[list[str]]:
             continue
         unknown = [t for t in tokens if t not in RULES]
         if unknown:
-            raise ValueError(
-                f"unknown fill-in rule {unknown[0]!r}; use trim, width, case, space or none"
-            )
+            raise ValueError(unknown_rule(unknown[0]))
         out.append(tokens)
     return out
 
 
-def meta_tags(content: ItemContent, *, points: bool, normalize: bool = True) -> list[str]:
-    """The reserved tags that carry what the Moodle formats have no field for."""
+def unknown_rule(token: str) -> Msg:
+    return msg(
+        "rule_unknown",
+        "Unknown fill-in rule %(rule)s; use trim, width, case, space or none.",
+        rule=token,
+    )
+
+
+def meta_tags(
+    content: ItemContent,
+    *,
+    points: bool,
+    normalize: bool = True,
+    default_rules: list[str] | None = None,
+) -> list[str]:
+    """The reserved tags that carry what the Moodle formats have no field for. ``normalize:`` is
+    written when some blank's rules differ from ``default_rules`` (what the format's reader
+    assumes without the tag)."""
     tags = []
     if content.difficulty != 0.5:
         tags.append(f"difficulty:{content.difficulty!r}")
     if points and str(content.points) != "1":
         tags.append(f"points:{content.points}")
-    if normalize and content.type == ItemType.FILL_BLANK and (rules := rules_text(content.blanks)):
-        tags.append(f"normalize:{rules}")
+    if normalize and content.type == ItemType.FILL_BLANK:
+        default = default_rules or DEFAULT_RULES
+        if any(list(b.normalize) != default for b in content.blanks):
+            tags.append(
+                "normalize:" + "|".join(",".join(b.normalize) or "none" for b in content.blanks)
+            )
     return tags
 
 
@@ -120,6 +147,28 @@ def split_tags(tags: list[str]) -> tuple[list[str], dict[str, str]]:
     return plain, meta
 
 
+def _category_segments(path: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<!/)/(?!/)", path) if s.strip()]
+
+
+def mapped_category(path: str, mapping: dict[str, str]) -> str | None:
+    """The knowledge point a category map gives ``path``: the longest mapped prefix, with
+    Moodle's ``$course$/`` / ``$system$/`` / ``top/`` heads optional on either side."""
+
+    def norm(p: str) -> tuple[str, ...]:
+        segs = _category_segments(p)
+        while segs and ((segs[0].startswith("$") and segs[0].endswith("$")) or segs[0] == "top"):
+            segs = segs[1:]
+        return tuple(s.casefold() for s in segs)
+
+    table = {norm(k): v for k, v in mapping.items()}
+    segs = norm(path)
+    for end in range(len(segs), 0, -1):
+        if segs[:end] in table:
+            return table[segs[:end]]
+    return None
+
+
 def category_kp(path: str) -> str | None:
     """The nearest ``kp:CODE`` segment of a Moodle category path (``//`` is a literal ``/``)."""
     for segment in reversed(re.split(r"(?<!/)/(?!/)", path)):
@@ -129,41 +178,58 @@ def category_kp(path: str) -> str | None:
     return None
 
 
+NO_KNOWLEDGE_POINT = (
+    "no_knowledge_point",
+    "No knowledge point: tag the question kp:CODE, put it under a category …/kp:CODE, map its "
+    "category in a category map, or choose one for the whole file.",
+)
+
+
 def apply_meta(
     content: dict[str, Any],
     meta: dict[str, str],
     *,
     category: str | None,
-    knowledge_point: str | None,
-) -> list[tuple[str, str]]:
+    options: ImportOptions,
+    parsed: ParsedFile | None = None,
+) -> list[tuple[str, Msg]]:
     """Fill knowledge point, difficulty, points and fill-in rules from reserved tags.
 
+    The knowledge point is the ``kp:`` tag, else the category map's entry for the category, else
+    a ``kp:CODE`` category segment, else the file-wide default. With a category map, categories
+    it does not name are counted in ``parsed.unmapped_categories``.
     Returns ``(field, message)`` for every problem; the field is left out of ``content``.
     """
-    problems: list[tuple[str, str]] = []
-    kp = meta.get("kp") or (category_kp(category) if category else None) or knowledge_point
+    problems: list[tuple[str, Msg]] = []
+    kp = meta.get("kp")
+    if not kp and category and options.category_map is not None:
+        kp = mapped_category(category, options.category_map)
+        if kp is None and parsed is not None:
+            parsed.unmapped_categories[category] = parsed.unmapped_categories.get(category, 0) + 1
+    kp = kp or (category_kp(category) if category else None) or options.knowledge_point
     if kp:
         content["knowledge_point"] = kp
     else:
-        problems.append(
-            (
-                "knowledge_point",
-                "no knowledge point: tag the question kp:CODE, put it under a category "
-                "…/kp:CODE, or choose one for the whole file",
-            )
-        )
+        problems.append(("knowledge_point", msg(*NO_KNOWLEDGE_POINT)))
     if "difficulty" in meta:
         try:
             content["difficulty"] = finite_float(meta["difficulty"])
         except ValueError:
             problems.append(
-                ("difficulty", f"difficulty {meta['difficulty']!r} is not a number from 0 to 1")
+                (
+                    "difficulty",
+                    msg(
+                        "difficulty_not_number",
+                        "difficulty %(value)s is not a number from 0 to 1.",
+                        value=meta["difficulty"],
+                    ),
+                )
             )
     if "points" in meta:
         try:
             content["points"] = decimal_points(meta["points"])
         except InvalidOperation:
-            problems.append(("points", f"points {meta['points']!r} is not a number"))
+            problems.append(("points", points_not_number(meta["points"])))
     if "normalize" in meta and content.get("type") == ItemType.FILL_BLANK.value:
         blanks = content.get("blanks") or []
         try:
@@ -172,8 +238,94 @@ def apply_meta(
             ):
                 blank["normalize"] = rules
         except ValueError as exc:
-            problems.append(("normalize", str(exc)))
+            problems.append(("normalize", exc.args[0]))
     return problems
+
+
+def points_not_number(value: str) -> Msg:
+    return msg("points_not_number", "points %(value)s is not a number.", value=value)
+
+
+def partial_credit_note(place: str, item_type: str) -> Note:
+    """Moodle/TAO would give part of the points for some answers; the bank scores all or none."""
+    if item_type == ItemType.FILL_BLANK.value:
+        text = msg(
+            "note_partial_blank",
+            "Answers worth part of the points are not kept: here only fully correct answers "
+            "score, and a fill-in item scores only when every blank is right.",
+        )
+    else:
+        text = msg(
+            "note_partial_choice",
+            "Partial credit is not kept: here only the complete key scores (the source gave "
+            "part of the points for some answers).",
+        )
+    return Note(place, text)
+
+
+_IMG = re.compile(r"<img\b", re.I)
+
+
+def has_images(*texts: str) -> bool:
+    return any(_IMG.search(t or "") for t in texts)
+
+
+def rich_field(
+    parsed: ParsedFile,
+    options: ImportOptions,
+    place: str,
+    content: dict[str, Any],
+    resolve: Any,
+    name: str = "",
+) -> bool:
+    """Make the text fields of ``content`` bank HTML: editor styling stripped (counted in
+    ``parsed.styling``), images pointed at assets through ``resolve`` (``None``: leave image
+    sources for the sanitiser to judge). Returns False, with the reason recorded, when the
+    question cannot be imported: a field too long, or an image the file does not carry."""
+    fields: list[tuple[str, str]] = [("stem", content.get("stem") or "")]
+    fields += [
+        (f"options.{i}.text", o.get("text") or "")
+        for i, o in enumerate(content.get("options") or [])
+    ]
+    fields.append(("explanation", content.get("explanation") or ""))
+    styling = 0
+    unresolved: list[str] = []
+    out: dict[str, str] = {}
+    for field_name, text in fields:
+        if parsed.field_too_long(options, place, field_name, text):
+            return False
+        result = import_html(text, keep_styling=options.keep_styling, resolve=resolve or _any)
+        styling += result.styling
+        unresolved += result.unresolved
+        out[field_name] = result.html
+    if unresolved:
+        parsed.unsupported(
+            options,
+            place,
+            name or content.get("title", ""),
+            "image",
+            msg(
+                "import_image_missing",
+                "The image %(src)s is not in the file; only images the file carries can be "
+                "imported.",
+                src=", ".join(dict.fromkeys(unresolved)),
+            ),
+        )
+        return False
+    if styling:
+        parsed.styling[place] = parsed.styling.get(place, 0) + styling
+    if "stem" in content:
+        content["stem"] = out["stem"]
+    for i, o in enumerate(content.get("options") or []):
+        o["text"] = out[f"options.{i}.text"]
+    if content.get("explanation"):
+        content["explanation"] = out["explanation"]
+    return True
+
+
+def _any(src: str) -> str | None:
+    """Without a file to look in, only the bank's own asset links resolve."""
+    return None
 
 
 def check_and_add(
@@ -205,9 +357,18 @@ def check_and_add(
     parsed.problems.extend(problems + extra)
 
 
+def code_used_twice(code: str, first: str) -> Msg:
+    return msg(
+        "item_code_twice",
+        "Item code %(code)s is used twice (first at %(first)s).",
+        code=code,
+        first=first,
+    )
+
+
 def claim_code(codes: dict[str, str], code: str, place: str) -> list[Problem]:
     """Remember where ``code`` was first used; a second use is a problem naming both places."""
     if code in codes:
-        return [Problem(place, f"item code {code} is used twice (first at {codes[code]})", "code")]
+        return [Problem(place, code_used_twice(code, codes[code]), "code")]
     codes[code] = place
     return []

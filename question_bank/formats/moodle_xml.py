@@ -7,20 +7,27 @@ Read with defusedxml (no DTD entities, no external references). Supported questi
   fraction 100), ``false`` a multiple-choice item (key: every answer with a positive fraction);
   without ``<single>`` the number of positive answers decides;
 * ``shortanswer``: a one-blank fill-in item; the first run of three or more underscores in the
-  stem becomes ``{{1}}`` (else ``{{1}}`` is appended); ``<usecase>0</usecase>`` adds the ``case``
-  rule; answers with fraction 100 are accepted;
+  stem becomes ``{{1}}`` (else ``{{1}}`` is appended); without ``<usecase>1</usecase>`` the
+  ``case`` rule is added (Moodle's default ignores case); answers with fraction 100 are accepted;
 * ``cloze`` (multianswer): each ``{n:SHORTANSWER:=a~=b}`` (``SA``, ``MW``; ``SHORTANSWER_C``,
   ``SAC``, ``MWC`` for case-sensitive) is one blank, numbered in order; the weight ``n`` is
   ignored; ``%100%`` or ``=`` answers are accepted, partial-credit answers dropped;
 * ``category``: sets the category path for the questions after it.
 
-Other types (essay, matching, numerical, description, cloze MULTICHOICE/NUMERICAL parts) are
-problems. Text with ``format="plain_text"`` is HTML-escaped; other formats are read as HTML.
-Problems name the question: ``question 3 (name)``, counting questions but not categories.
+Other types (essay, matching, numerical, description, cloze MULTICHOICE/NUMERICAL parts …) are
+unsupported: problems marked so, or skipped and listed with ``skip_unsupported``. Text with
+``format="plain_text"`` is HTML-escaped; other formats are read as HTML, editor styling
+stripped and counted. Images are ``<file name=… encoding="base64">`` elements referenced as
+``@@PLUGINFILE@@/name``: each becomes an asset and the reference ``/assets/<sha256>``; a
+reference to a file the question does not carry makes the question unsupported. Partial credit
+(fractions between 0 and 100, several keys, several cloze parts) is kept as far as the bank can
+(full-credit answers) and noted as a change of meaning. Problems name the question:
+``question 3 (name)``, counting questions but not categories.
 
-Item code: ``<idnumber>``, else ``<name>`` when it is a valid item code, else
-``<PREFIX>-<question number, 4 digits>`` (:func:`question_bank.formats.common.generated_code`).
-Export writes the code into both.
+Item code: ``<idnumber>``, else ``<PREFIX>-<question number, 4 digits>``
+(:func:`question_bank.formats.common.generated_code`), marked generated. ``<name>`` is the
+item's title. Export writes the code as ``<idnumber>``, the title (or the code) as ``<name>``,
+and every image as a ``<file>`` of the text that shows it.
 
 Points: ``<defaultgrade>`` (default 1; Moodle's ``1.0000000`` reads as 1). Explanation:
 ``<generalfeedback>``. Tags: ``<tags>``. Knowledge point, difficulty and fill-in rules follow the
@@ -37,17 +44,22 @@ though ``<defaultgrade>`` keeps the points for re-import here. Lost on export: t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
+import posixpath
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import unquote
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from ..schema import BLANK_MARK, ITEM_CODE, ItemDraft, ItemType
-from . import ParsedFile, Problem
+from ..messages import Msg, msg
+from ..schema import BLANK_MARK, ItemDraft, ItemType
+from . import ImportOptions, Note, ParsedFile, Problem, place_question
 from .common import (
     DEFAULT_RULES,
     apply_meta,
@@ -56,8 +68,12 @@ from .common import (
     decimal_points,
     generated_code,
     meta_tags,
+    partial_credit_note,
+    points_not_number,
+    rich_field,
     split_tags,
 )
+from .rich import MAX_IMAGE_BYTES
 
 _CLOZE_TYPES = (
     "SHORTANSWER_C|SHORTANSWER|SAC|SA|MWC|MW|NUMERICAL|NM|MULTICHOICE_VS|MULTICHOICE_HS|"
@@ -70,6 +86,17 @@ _CLOZE_CASE = {"SHORTANSWER": False, "SA": False, "MW": False,
 _CLOZE_ESCAPE = set('\\}#~/"')
 _WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+PLUGINFILE = "@@PLUGINFILE@@"
+# Moodle question types the bank holds (``cloze`` only with short-answer parts).
+SUPPORTED = ("truefalse", "multichoice", "shortanswer", "cloze", "multianswer")
+_TYPE_NAMES = {
+    "essay": "Essay", "matching": "Matching", "numerical": "Numerical",
+    "description": "Description", "calculated": "Calculated", "calculatedsimple": "Calculated",
+    "calculatedmulti": "Calculated multichoice", "ddwtos": "Drag and drop into text",
+    "gapselect": "Select missing words", "ddimageortext": "Drag and drop onto image",
+    "ddmarker": "Drag and drop markers", "randomsamatch": "Random short-answer matching",
+    "ordering": "Ordering",
+}  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,7 +116,11 @@ _EXPAT_ENCODINGS = {
 
 
 class XmlError(ValueError):
-    """The bytes are not XML this module will read; the message says why."""
+    """The bytes are not XML this module will read; ``message`` says why."""
+
+    def __init__(self, message: Msg):
+        super().__init__(message)
+        self.message = message
 
 
 def read_xml(data: bytes) -> Element:
@@ -102,18 +133,39 @@ def read_xml(data: bytes) -> Element:
         try:
             text = body.decode(name)
         except LookupError:
-            raise XmlError(f"declares the unknown encoding {name!r}") from None
+            raise XmlError(
+                msg(
+                    "xml_encoding_unknown",
+                    "The file declares the unknown encoding %(name)s.",
+                    name=name,
+                )
+            ) from None
         except UnicodeDecodeError as exc:
-            raise XmlError(f"is not valid {name} text (bad byte at offset {exc.start})") from None
+            raise XmlError(
+                msg(
+                    "xml_encoding_bad",
+                    "The file is not valid %(name)s text (bad byte at offset %(offset)s).",
+                    name=name,
+                    offset=exc.start,
+                )
+            ) from None
         # The declaration matched as ASCII bytes, so it is m.end() characters of the text too.
         declaration = m.group(1) + m.group(2) + b"UTF-8" + m.group(2)
         data = declaration + text[m.end() :].encode("utf-8")
     try:
         return fromstring(data)
     except DefusedXmlException as exc:
-        raise XmlError(f"uses forbidden XML features ({exc})") from None
+        raise XmlError(
+            msg(
+                "xml_forbidden",
+                "The file uses forbidden XML features (%(detail)s).",
+                detail=type(exc).__name__,
+            )
+        ) from None
     except (ParseError, ValueError, LookupError) as exc:
-        raise XmlError(f"is not well-formed XML: {exc}") from None
+        raise XmlError(
+            msg("xml_malformed", "The file is not well-formed XML: %(detail)s.", detail=str(exc))
+        ) from None
 
 
 def _text(el: Element | None, path: str = "text") -> str:
@@ -159,22 +211,41 @@ def _unbackslash(text: str) -> str:
 
 
 class _Problem(Exception):
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: Msg, field: str | None = None, kind: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.kind = kind
 
 
-def _cloze(stem: str) -> tuple[str, list[dict[str, Any]]]:
+def _no_full_answer(n: int) -> _Problem:
+    return _Problem(
+        msg("blank_no_full_answer", "Blank %(n)s has no fully correct answer.", n=n),
+        f"blanks.{n - 1}.accepted",
+    )
+
+
+def _cloze(stem: str) -> tuple[str, list[dict[str, Any]], bool]:
+    """Stem with ``{{n}}`` markers, the blanks, and whether Moodle gave partial credit."""
     blanks: list[dict[str, Any]] = []
+    partial = False
+    weights: set[str] = set()
 
     def blank(m: re.Match[str]) -> str:
+        nonlocal partial
         kind = m.group(2)
         if kind not in _CLOZE_CASE:
             raise _Problem(
-                f"cloze part {m.group(0)[:40]!r} is {kind}; only SHORTANSWER parts are supported",
+                msg(
+                    "cloze_part_unsupported",
+                    "Cloze part %(part)s is %(kind)s; only SHORTANSWER parts are supported.",
+                    part=m.group(0)[:40],
+                    kind=kind,
+                ),
                 "type",
+                f"cloze ({kind})",
             )
+        weights.add(m.group(1) or "1")
         accepted = []
         for part in _split_unescaped(m.group(3), "~"):
             part = part.strip()
@@ -182,6 +253,7 @@ def _cloze(stem: str) -> tuple[str, list[dict[str, Any]]]:
                 part = part[1:]
             elif w := _WEIGHT.match(part):
                 if float(w.group(1)) != 100:
+                    partial = partial or float(w.group(1)) > 0
                     continue
                 part = part[w.end() :]
             else:
@@ -191,22 +263,60 @@ def _cloze(stem: str) -> tuple[str, list[dict[str, Any]]]:
                 accepted.append(text)
         n = len(blanks) + 1
         if not accepted:
-            raise _Problem(f"blank {n} has no fully correct answer", f"blanks.{n - 1}.accepted")
+            raise _no_full_answer(n)
         rules = list(DEFAULT_RULES) if _CLOZE_CASE[kind] else [*DEFAULT_RULES, "case"]
         blanks.append({"accepted": accepted, "normalize": rules})
         return f"{{{{{n}}}}}"
 
-    return _CLOZE.sub(blank, stem), blanks
+    stem = _CLOZE.sub(blank, stem)
+    # Moodle scores each part on its own (by its weight); here every blank must be right.
+    return stem, blanks, partial or len(blanks) > 1
+
+
+def _files(q: Element) -> dict[str, list[Element]]:
+    """Embedded files of a question by path + name (``/sub/a.png``)."""
+    out: dict[str, list[Element]] = {}
+    for f in q.iter("file"):
+        name = (f.get("name") or "").strip()
+        if not name:
+            continue
+        path = (f.get("path") or "/").strip() or "/"
+        out.setdefault(posixpath.join(path, name).lstrip("/"), []).append(f)
+    return out
 
 
 class _Parser:
-    def __init__(self, source: str, knowledge_point: str | None):
+    def __init__(self, source: str, options: ImportOptions):
         self.source = source
-        self.knowledge_point = knowledge_point
+        self.options = options
         self.parsed = ParsedFile()
         self.category: str | None = None
         self.codes: dict[str, str] = {}
         self.count = 0
+
+    def _resolver(self, q: Element):
+        files = _files(q)
+
+        def resolve(src: str) -> str | None:
+            if not src.startswith(PLUGINFILE):
+                return None
+            name = unquote(src[len(PLUGINFILE) :].split("?", 1)[0]).lstrip("/")
+            found = files.get(name)
+            if not found:
+                return None
+            f = found[0]
+            raw = "".join((f.text or "").split())
+            if (f.get("encoding") or "base64") != "base64" or len(
+                raw
+            ) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+                return None
+            try:
+                data = base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError):
+                return None
+            return self.parsed.add_image(data, name)
+
+        return resolve
 
     def question(self, q: Element) -> None:
         qtype = (q.get("type") or "").strip()
@@ -214,26 +324,51 @@ class _Parser:
             self.category = _text(q.find("category")) or None
             return
         self.count += 1
+        if self.parsed.too_many(self.options, self.count):
+            return
         name = _text(q.find("name"))
-        place = f"question {self.count} ({name})" if name else f"question {self.count}"
+        place = place_question(self.count, name)
+        if qtype not in SUPPORTED:
+            self.parsed.unsupported(
+                self.options,
+                place,
+                name,
+                qtype,
+                msg(
+                    "import_type_unsupported",
+                    "%(type)s questions are not supported by the bank.",
+                    type=_TYPE_NAMES.get(qtype, qtype),
+                ),
+            )
+            return
         ident = (q.findtext("idnumber") or "").strip()
-        code = ident or (name if ITEM_CODE.match(name) else "")
-        code = code or generated_code(self.source, self.count)
+        code = ident or generated_code(self.source, self.count)
+        if not ident:
+            self.parsed.generated.add(code)
         problems = claim_code(self.codes, code, place)
         try:
-            content = self._content(qtype, q)
+            content, partial = self._content(qtype, q)
         except _Problem as exc:
-            self.parsed.problems.extend([*problems, Problem(place, exc.message, exc.field)])
+            if exc.kind and not problems:
+                self.parsed.unsupported(self.options, place, name, exc.kind, exc.message)
+            else:
+                self.parsed.problems.extend([*problems, Problem(place, exc.message, exc.field)])
             return
+        if name and name != code:
+            content["title"] = name[:200]
         explanation = _rich(q.find("generalfeedback"))
         if explanation:
             content["explanation"] = explanation
+        if not rich_field(self.parsed, self.options, place, content, self._resolver(q), name):
+            return
+        if partial:
+            self.parsed.notes.append(partial_credit_note(place, content["type"]))
         grade = (q.findtext("defaultgrade") or "").strip()
         if grade:
             try:
                 content["points"] = decimal_points(grade)
             except InvalidOperation:
-                problems.append(Problem(place, f"defaultgrade {grade!r} is not a number", "points"))
+                problems.append(Problem(place, points_not_number(grade), "points"))
         raw_tags = [_text(t) for t in q.findall("tags/tag")]
         tags, meta = split_tags([t for t in raw_tags if t])
         if grade:
@@ -241,12 +376,12 @@ class _Parser:
         if tags:
             content["tags"] = tags
         for field, message in apply_meta(
-            content, meta, category=self.category, knowledge_point=self.knowledge_point
+            content, meta, category=self.category, options=self.options, parsed=self.parsed
         ):
             problems.append(Problem(place, message, field))
         check_and_add(self.parsed, place, code, content, problems)
 
-    def _content(self, qtype: str, q: Element) -> dict[str, Any]:
+    def _content(self, qtype: str, q: Element) -> tuple[dict[str, Any], bool]:
         stem = _rich(q.find("questiontext"))
         answers = q.findall("answer")
         if qtype == "truefalse":
@@ -256,8 +391,11 @@ class _Parser:
                 if _fraction(a) == 100 and word in ("true", "false"):
                     key = "T" if word == "true" else "F"
             if key is None:
-                raise _Problem("neither true nor false is marked correct (fraction 100)", "key")
-            return {"type": ItemType.TRUE_FALSE.value, "stem": stem, "key": [key]}
+                raise _Problem(
+                    msg("tf_no_key", "Neither true nor false is marked correct (fraction 100)."),
+                    "key",
+                )
+            return {"type": ItemType.TRUE_FALSE.value, "stem": stem, "key": [key]}, False
         if qtype == "multichoice":
             options = []
             fractions = []
@@ -266,7 +404,14 @@ class _Parser:
                 options.append({"label": label, "text": _rich(a)})
                 fraction = _fraction(a)
                 if fraction is None:
-                    raise _Problem(f"answer {i + 1} has a fraction that is not a number", "key")
+                    raise _Problem(
+                        msg(
+                            "answer_fraction_bad",
+                            "Answer %(n)s has a fraction that is not a number.",
+                            n=i + 1,
+                        ),
+                        "key",
+                    )
                 fractions.append(fraction)
             single_text = (q.findtext("single") or "").strip().casefold()
             if single_text in ("true", "1"):
@@ -278,52 +423,79 @@ class _Parser:
             if single:
                 key = [o["label"] for o, f in zip(options, fractions, strict=True) if f >= 100]
                 item_type = ItemType.SINGLE_CHOICE
+                partial = any(0 < f < 100 for f in fractions)
             else:
                 key = [o["label"] for o, f in zip(options, fractions, strict=True) if f > 0]
                 item_type = ItemType.MULTIPLE_CHOICE
-            return {"type": item_type.value, "stem": stem, "options": options, "key": key}
+                partial = len(key) > 1 or any(0 < f < 100 for f in fractions)
+            content = {"type": item_type.value, "stem": stem, "options": options, "key": key}
+            return content, partial
         if qtype == "shortanswer":
             accepted = [_text(a) for a in answers if _fraction(a) == 100 and _text(a)]
+            partial = any(0 < (_fraction(a) or 0) < 100 for a in answers)
             if not accepted:
-                raise _Problem("blank 1 has no answer with fraction 100", "blanks.0.accepted")
+                raise _no_full_answer(1)
             usecase = (q.findtext("usecase") or "").strip()
-            rules = [*DEFAULT_RULES, "case"] if usecase == "0" else list(DEFAULT_RULES)
+            rules = list(DEFAULT_RULES) if usecase == "1" else [*DEFAULT_RULES, "case"]
             if not BLANK_MARK.search(stem):
                 stem, n = re.subn(r"_{3,}", "{{1}}", stem, count=1)
                 if not n:
                     stem = f"{stem} {{{{1}}}}"
-            return {
+            content = {
                 "type": ItemType.FILL_BLANK.value,
                 "stem": stem,
                 "blanks": [{"accepted": accepted, "normalize": rules}],
             }
-        if qtype in ("cloze", "multianswer"):
-            stem, blanks = _cloze(stem)
-            if not blanks:
-                raise _Problem("the cloze question has no {1:SHORTANSWER:…} part", "blanks")
-            return {"type": ItemType.FILL_BLANK.value, "stem": stem, "blanks": blanks}
-        raise _Problem(f"question type {qtype!r} is not supported", "type")
+            return content, partial
+        # cloze / multianswer
+        stem, blanks, partial = _cloze(stem)
+        if not blanks:
+            raise _Problem(
+                msg("cloze_no_parts", "The cloze question has no {1:SHORTANSWER:…} part."),
+                "blanks",
+            )
+        return {"type": ItemType.FILL_BLANK.value, "stem": stem, "blanks": blanks}, partial
 
 
-def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = None) -> ParsedFile:
+def parse(
+    data: bytes,
+    *,
+    source: str = "file",
+    knowledge_point: str | None = None,
+    options: ImportOptions | None = None,
+) -> ParsedFile:
     """Read a Moodle XML file."""
+    options = options or ImportOptions(knowledge_point=knowledge_point)
     try:
         root = read_xml(data)
     except XmlError as exc:
-        return ParsedFile(problems=[Problem(source, f"the file {exc}")])
+        return ParsedFile(problems=[Problem(source, exc.message)])
     if root.tag != "quiz":
         return ParsedFile(
             problems=[
                 Problem(
-                    source, f"the file is not a Moodle XML file (root <{root.tag}>, not <quiz>)"
+                    source,
+                    msg(
+                        "moodle_not_quiz",
+                        "The file is not a Moodle XML file (root <%(root)s>, not <quiz>).",
+                        root=root.tag,
+                    ),
                 )
             ]
         )
-    parser = _Parser(source, knowledge_point)
-    for q in root.findall("question"):
+    parser = _Parser(source, options)
+    questions = root.findall("question")
+    count = sum(1 for q in questions if q.get("type") != "category")
+    if parser.parsed.too_many(options, count):
+        return parser.parsed
+    for q in questions:
         parser.question(q)
+        if parser.parsed.extra.get("too_many"):
+            break
     if parser.count == 0 and not parser.parsed.problems:
-        parser.parsed.problems.append(Problem(source, "the file holds no questions"))
+        parser.parsed.problems.append(
+            Problem(source, msg("moodle_no_questions", "The file holds no questions."))
+        )
     return parser.parsed
 
 
@@ -340,9 +512,64 @@ def _cdata(text: str) -> str:
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def _textel(tag: str, text: str, *, fmt: str | None = "html", indent: str = "    ") -> str:
+_ASSET_IMG = re.compile(r'(<img\b[^>]*?\bsrc=")/assets/([0-9a-f]{64})(")', re.I)
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+class _Images:
+    """Turns ``/assets/<sha>`` images into ``@@PLUGINFILE@@`` references plus ``<file>``s."""
+
+    def __init__(self, assets: Any, code: str, notes: list[Note] | None):
+        self.assets = assets
+        self.code = code
+        self.notes = notes
+
+    def __call__(self, text: str) -> tuple[str, list[str]]:
+        files: dict[str, str] = {}
+
+        def swap(m: re.Match[str]) -> str:
+            sha = m.group(2)
+            found = self.assets(sha) if self.assets else None
+            if found is None:
+                if self.notes is not None:
+                    self.notes.append(
+                        Note(
+                            msg("place_exported_item", "item %(code)s", code=self.code),
+                            msg(
+                                "export_image_missing",
+                                "The image %(sha)s is not in the bank; its reference is left "
+                                "as it is.",
+                                sha=sha[:12],
+                            ),
+                        )
+                    )
+                return m.group(0)
+            media, data = found
+            name = f"{sha}.{_EXTENSIONS.get(media, 'bin')}"
+            files[name] = base64.b64encode(data).decode("ascii")
+            return f"{m.group(1)}{PLUGINFILE}/{name}{m.group(3)}"
+
+        text = _ASSET_IMG.sub(swap, text)
+        return text, [
+            f'<file name="{name}" path="/" encoding="base64">{b64}</file>'
+            for name, b64 in files.items()
+        ]
+
+
+def _textel(
+    tag: str,
+    text: str,
+    *,
+    fmt: str | None = "html",
+    indent: str = "    ",
+    images: _Images | None = None,
+) -> str:
     attr = f' format="{fmt}"' if fmt else ""
-    return f"{indent}<{tag}{attr}>\n{indent}  <text>{_cdata(text)}</text>\n{indent}</{tag}>"
+    files: list[str] = []
+    if images is not None:
+        text, files = images(text)
+    body = "".join(f"\n{indent}  {f}" for f in files)
+    return f"{indent}<{tag}{attr}>\n{indent}  <text>{_cdata(text)}</text>{body}\n{indent}</{tag}>"
 
 
 def _cloze_answer(text: str) -> str:
@@ -350,8 +577,9 @@ def _cloze_answer(text: str) -> str:
     return html.escape(escaped, quote=False)
 
 
-def _question(draft: ItemDraft) -> str:
+def _question(draft: ItemDraft, assets: Any = None, notes: list[Note] | None = None) -> str:
     c = draft.content
+    images = _Images(assets, draft.code, notes)
     qtype = {
         ItemType.TRUE_FALSE: "truefalse",
         ItemType.SINGLE_CHOICE: "multichoice",
@@ -371,9 +599,9 @@ def _question(draft: ItemDraft) -> str:
         stem = BLANK_MARK.sub(part, stem)
     lines = [
         f'  <question type="{qtype}">',
-        f"    <name>\n      <text>{_x(draft.code)}</text>\n    </name>",
-        _textel("questiontext", stem),
-        _textel("generalfeedback", c.explanation),
+        f"    <name>\n      <text>{_x(c.title or draft.code)}</text>\n    </name>",
+        _textel("questiontext", stem, images=images),
+        _textel("generalfeedback", c.explanation, images=images),
         f"    <defaultgrade>{c.points}</defaultgrade>",
         "    <penalty>0</penalty>",
         "    <hidden>0</hidden>",
@@ -401,10 +629,12 @@ def _question(draft: ItemDraft) -> str:
                 fraction = "100" if single else f"{share:f}"
             else:
                 fraction = "0" if single else "-100"
+            text, files = images(opt.text)
             lines.append(
                 f'    <answer fraction="{fraction}" format="html">\n'
-                f"      <text>{_cdata(opt.text)}</text>\n"
-                '      <feedback format="html">\n        <text></text>\n      </feedback>\n'
+                f"      <text>{_cdata(text)}</text>\n"
+                + "".join(f"      {f}\n" for f in files)
+                + '      <feedback format="html">\n        <text></text>\n      </feedback>\n'
                 "    </answer>"
             )
     tags = [f"kp:{c.knowledge_point}", *meta_tags(c, points=False, normalize=False), *c.tags]
@@ -419,8 +649,17 @@ def _question(draft: ItemDraft) -> str:
     return "\n".join(lines)
 
 
-def dump(drafts: list[ItemDraft], **options: Any) -> bytes:
-    """Write drafts as a Moodle XML file, grouped under ``$course$/top/kp:CODE`` categories."""
+def dump(
+    drafts: list[ItemDraft],
+    *,
+    assets: Any = None,
+    notes: list[Note] | None = None,
+    **options: Any,
+) -> bytes:
+    """Write drafts as a Moodle XML file, grouped under ``$course$/top/kp:CODE`` categories.
+
+    ``assets(sha256)`` gives ``(media type, bytes)`` of an image: each image travels as a
+    ``<file>`` of the text that shows it, referenced as ``@@PLUGINFILE@@/<sha256>.<ext>``."""
     if options:
         raise TypeError(f"unknown Moodle XML options: {sorted(options)}")
     out = ['<?xml version="1.0" encoding="UTF-8"?>', "<quiz>"]
@@ -434,6 +673,6 @@ def dump(drafts: list[ItemDraft], **options: Any) -> bytes:
                 "  </question>"
             )
             current = kp
-        out.append(_question(draft))
+        out.append(_question(draft, assets, notes))
     out.append("</quiz>")
     return ("\n".join(out) + "\n").encode("utf-8")

@@ -27,6 +27,15 @@ Items
 * Item code: the item ``identifier``; a code that does not start with a letter gets a ``_``
   prefix to be a valid identifier, removed again on reading. (A file always names its items,
   so :func:`question_bank.formats.common.generated_code` is only used for an empty identifier.)
+  The ``title`` is the item's title unless it equals the identifier; exports write the title,
+  else the code.
+* Images: ``<img src>`` relative to the item file, read from the package (type and size
+  checked) and stored as assets; exports write each image once as ``images/<sha256>.<ext>``,
+  listed as a file of the item's resource. MathML (``m:math``) is kept as MathML Core and
+  written back in the MathML namespace.
+* Unsupported interactions (order, match, extended text …) are problems marked unsupported,
+  or skipped and listed with ``skip_unsupported``. ``mapResponse`` scoring that gives part of
+  the points is noted as a change of meaning.
 
 Package metadata (per resource in ``imsmanifest.xml``)
 ----------------------------------------------------
@@ -51,21 +60,27 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import unquote
 from xml.etree.ElementTree import Element, SubElement, tostring
 
-from ..sanitize import plain_text
+from ..messages import Msg, msg
 from ..schema import BLANK_MARK, ITEM_CODE, OPTION_LABELS, ItemDraft, ItemType
-from . import ParsedFile, Problem
+from . import ImportOptions, Note, ParsedFile, Problem, place_item
 from .common import (
     DEFAULT_RULES,
+    NO_KNOWLEDGE_POINT,
     RULES,
     check_and_add,
     claim_code,
     decimal_points,
     finite_float,
     generated_code,
+    partial_credit_note,
+    points_not_number,
+    rich_field,
 )
 from .moodle_xml import XmlError, read_xml
+from .rich import MAX_IMAGE_BYTES
 
 QTI_NS = "http://www.imsglobal.org/xsd/imsqti_v2p1"
 QTI_XSD = "http://www.imsglobal.org/xsd/qti/qtiv2p1/imsqti_v2p1.xsd"
@@ -77,8 +92,10 @@ QB_NS = "urn:exam-server:question-bank:1"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 ITEM_TYPE = "imsqti_item_xmlv2p1"
 KP_SOURCE = "knowledge-point"
+MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 MAX_UNZIPPED = 200 * 1024 * 1024
-MAX_MEMBER = 20 * 1024 * 1024
+# An item file holds at most a few fields of 20,000 characters; images are read apart.
+MAX_MEMBER = 4 * 1024 * 1024
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _VOID = {"br", "img", "hr"}
 _INTERACTIONS = {
@@ -135,10 +152,11 @@ def _descendants(el: Element, name: str) -> list[Element]:
 
 
 class _Problem(Exception):
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: Msg, field: str | None = None, kind: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.kind = kind
 
 
 def _html(el: Element, on_element: Callable[[Element], str | None]) -> str:
@@ -161,7 +179,7 @@ def _element_html(el: Element, on_element: Callable[[Element], str | None]) -> s
         name = "u" if "qb-u" in classes else "s"
         attrs.pop("class")
     attr_text = "".join(f' {k}="{html.escape(v)}"' for k, v in attrs.items())
-    if name in _VOID:
+    if name in _VOID and not el.tag.startswith(f"{{{MATHML_NS}}}"):
         return f"<{name}{attr_text}>"
     return f"<{name}{attr_text}>{_html(el, on_element)}</{name}>"
 
@@ -169,10 +187,16 @@ def _element_html(el: Element, on_element: Callable[[Element], str | None]) -> s
 class _ToXml(HTMLParser):
     """Build QTI body elements from stored HTML; ``<qbblank n>`` becomes a text entry."""
 
-    def __init__(self, root: Element, blank: Callable[[Element, int], None] | None = None):
+    def __init__(
+        self,
+        root: Element,
+        blank: Callable[[Element, int], None] | None = None,
+        image: Callable[[str], str] | None = None,
+    ):
         super().__init__(convert_charrefs=True)
         self.stack: list[tuple[Element, str | None]] = [(root, None)]
         self.blank = blank
+        self.image = image
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._start(tag, attrs, void=tag in _VOID)
@@ -190,6 +214,12 @@ class _ToXml(HTMLParser):
         if tag in ("u", "s"):
             name = "span"
             values["class"] = f"qb-{tag}"
+        if tag == "math":
+            values["xmlns"] = MATHML_NS
+        if tag == "img":
+            values.setdefault("alt", "")
+            if self.image is not None:
+                values["src"] = self.image(values.get("src", ""))
         el = SubElement(parent, name, values)
         if not void:
             self.stack.append((el, tag))
@@ -208,10 +238,15 @@ class _ToXml(HTMLParser):
             el.text = (el.text or "") + data
 
 
-def _fill(el: Element, text: str, blank: Callable[[Element, int], None] | None = None) -> None:
+def _fill(
+    el: Element,
+    text: str,
+    blank: Callable[[Element, int], None] | None = None,
+    image: Callable[[str], str] | None = None,
+) -> None:
     if blank:
         text = BLANK_MARK.sub(lambda m: f'<qbblank n="{m.group(1)}"></qbblank>', text)
-    parser = _ToXml(el, blank)
+    parser = _ToXml(el, blank, image)
     parser.feed(text)
     parser.close()
 
@@ -257,24 +292,49 @@ def _full_credit(entries: list[Element]) -> list[str]:
     return [e.get("mapKey", "") for e in entries if top > 0 and _mapped(e) == top]
 
 
-def _item_content(item: Element) -> dict[str, Any]:
+def _item_content(item: Element) -> tuple[dict[str, Any], bool]:
+    """The item's content and whether the source scored some answers with part of the points."""
     if _local(item.tag) != "assessmentItem":
-        raise _Problem(f"root element is <{_local(item.tag)}>, not <assessmentItem>")
+        raise _Problem(
+            msg(
+                "qti_not_item",
+                "The root element is <%(root)s>, not <assessmentItem>.",
+                root=_local(item.tag),
+            )
+        )
     body = _first(item, "itemBody")
     if body is None:
-        raise _Problem("the item has no itemBody", "stem")
+        raise _Problem(msg("qti_no_body", "The item has no itemBody."), "stem")
     decls = _declarations(item)
     interactions = [el for el in body.iter() if _local(el.tag) in _INTERACTIONS]
     kinds = {_local(el.tag) for el in interactions}
     unsupported = kinds - {"choiceInteraction", "textEntryInteraction"}
     if unsupported:
-        raise _Problem(f"{', '.join(sorted(unsupported))} is not supported", "type")
+        names = ", ".join(sorted(unsupported))
+        raise _Problem(
+            msg(
+                "import_type_unsupported",
+                "%(type)s questions are not supported by the bank.",
+                type=names,
+            ),
+            "type",
+            names,
+        )
     if not interactions:
-        raise _Problem("the item has no choiceInteraction or textEntryInteraction", "type")
+        raise _Problem(
+            msg("qti_no_interaction", "The item has no choice or text-entry interaction."),
+            "type",
+            "no interaction",
+        )
     if len(kinds) > 1:
-        raise _Problem("the item mixes choice and text-entry interactions", "type")
+        raise _Problem(
+            msg("qti_mixed", "The item mixes choice and text-entry interactions."),
+            "type",
+            "choiceInteraction, textEntryInteraction",
+        )
     content: dict[str, Any] = {}
     blanks: list[dict[str, Any]] = []
+    partial = [False]
 
     def on_stem(el: Element) -> str | None:
         name = _local(el.tag)
@@ -282,7 +342,9 @@ def _item_content(item: Element) -> dict[str, Any]:
             prompt = _first(el, "prompt")
             return _html(prompt, on_stem) if prompt is not None else ""
         if name == "textEntryInteraction":
-            blanks.append(_blank(el, decls, len(blanks) + 1))
+            blank, part = _blank(el, decls, len(blanks) + 1)
+            blanks.append(blank)
+            partial[0] = partial[0] or part
             return f"{{{{{len(blanks)}}}}}"
         if name in _SKIP or name == "prompt":
             return ""
@@ -304,10 +366,14 @@ def _item_content(item: Element) -> dict[str, Any]:
     if kinds == {"textEntryInteraction"}:
         content["type"] = ItemType.FILL_BLANK.value
         content["blanks"] = blanks
-        return content
+        return content, partial[0] or (len(blanks) > 1 and _mapped_blanks(item))
 
     if len(interactions) > 1:
-        raise _Problem("the item has more than one choiceInteraction", "type")
+        raise _Problem(
+            msg("qti_two_choices", "The item has more than one choiceInteraction."),
+            "type",
+            "choiceInteraction ×2",
+        )
     choice = interactions[0]
     decl = decls.get(choice.get("responseIdentifier", ""))
     simple = _children(choice, "simpleChoice")
@@ -317,7 +383,7 @@ def _item_content(item: Element) -> dict[str, Any]:
         key = _values(decl) or _full_credit(_map_entries(decl))
         content["type"] = ItemType.TRUE_FALSE.value
         content["key"] = key
-        return content
+        return content, False
     if idents == list(OPTION_LABELS[: len(idents)]):
         labels = dict(zip(idents, idents, strict=True))
     else:
@@ -328,32 +394,50 @@ def _item_content(item: Element) -> dict[str, Any]:
         {"label": labels[ident], "text": _html(c, skip)}
         for ident, c in zip(idents, simple, strict=True)
     ]
-    key_ids = _values(decl) or [e.get("mapKey", "") for e in _map_entries(decl) if _mapped(e) > 0]
+    entries = _map_entries(decl)
+    key_ids = _values(decl) or [e.get("mapKey", "") for e in entries if _mapped(e) > 0]
     content["key"] = [labels.get(k, k) for k in key_ids]
     cardinality = decl.get("cardinality") if decl is not None else None
     if cardinality == "multiple" or (cardinality is None and choice.get("maxChoices") != "1"):
         content["type"] = ItemType.MULTIPLE_CHOICE.value
     else:
         content["type"] = ItemType.SINGLE_CHOICE.value
-    return content
+    # A mapping scores each chosen option: with more than one positive entry, part of the key
+    # earns part of the points.
+    uses_map = any(_local(el.tag) == "mapResponse" for el in item.iter())
+    partial = uses_map and sum(_mapped(e) > 0 for e in entries) > 1
+    return content, partial
 
 
-def _blank(el: Element, decls: dict[str, Element], n: int) -> dict[str, Any]:
+def _mapped_blanks(item: Element) -> bool:
+    """Whether blanks are scored one by one (``mapResponse`` per blank summed): the source then
+    gives points for each right blank, where the bank scores the item only when all are right."""
+    return any(_local(el.tag) == "mapResponse" for el in item.iter())
+
+
+def _blank(el: Element, decls: dict[str, Element], n: int) -> tuple[dict[str, Any], bool]:
     decl = decls.get(el.get("responseIdentifier", ""))
     entries = _map_entries(decl)
     accepted: list[str] = []
-    for value in _values(decl) + _full_credit(entries):
+    full = _full_credit(entries)
+    for value in _values(decl) + full:
         if value and value not in accepted:
             accepted.append(value)
+    partial = any(_mapped(e) > 0 and e.get("mapKey", "") not in full for e in entries)
     blank: dict[str, Any] = {"accepted": accepted}
     tokens = [c.removeprefix("qb-norm-") for c in _classes(el) if c.startswith("qb-norm-")]
+    # caseSensitive is per map entry; the entries of the accepted answers decide the blank.
+    used = [e for e in entries if e.get("mapKey", "") in accepted] or entries
     if tokens:
         blank["normalize"] = [] if tokens == ["none"] else [t for t in tokens if t in RULES]
-    elif entries and all(e.get("caseSensitive", "true") == "false" for e in entries):
+    elif used and all(e.get("caseSensitive", "true") == "false" for e in used):
         blank["normalize"] = [*DEFAULT_RULES, "case"]
     if not accepted:
-        raise _Problem(f"blank {n} has no correct response", f"blanks.{n - 1}.accepted")
-    return blank
+        raise _Problem(
+            msg("blank_no_correct", "Blank %(n)s has no correct response.", n=n),
+            f"blanks.{n - 1}.accepted",
+        )
+    return blank, partial
 
 
 def _item_points(item: Element) -> Decimal | None:
@@ -410,47 +494,83 @@ def _resource_meta(resource: Element) -> dict[str, Any]:
 
 
 class _Parser:
-    def __init__(self, source: str, knowledge_point: str | None):
+    def __init__(self, source: str, options: ImportOptions):
         self.source = source
-        self.knowledge_point = knowledge_point
+        self.options = options
         self.parsed = ParsedFile()
         self.codes: dict[str, str] = {}
         self.count = 0
+        self.zf: zipfile.ZipFile | None = None
 
-    def item(self, data: bytes, place_suffix: str, meta: dict[str, Any]) -> None:
+    def _resolver(self, item_path: str | None):
+        def resolve(src: str) -> str | None:
+            if self.zf is None or item_path is None or "://" in src or src.startswith("/"):
+                return None
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(item_path), unquote(src)))
+            try:
+                info = self.zf.getinfo(path)
+            except KeyError:
+                return None
+            if info.file_size > MAX_IMAGE_BYTES:
+                return None
+            try:
+                data = _read(self.zf, path, MAX_IMAGE_BYTES)
+            except _MemberError:
+                return None
+            return self.parsed.add_image(data, path)
+
+        return resolve
+
+    def item(self, data: bytes, path: str, meta: dict[str, Any]) -> None:
         self.count += 1
-        place = f"item {self.count}" + (f" ({place_suffix})" if place_suffix else "")
+        place = place_item(self.count, path)
+        if self.parsed.too_many(self.options, self.count):
+            return
         try:
             root = read_xml(data)
         except XmlError as exc:
-            self.parsed.problems.append(Problem(place, f"the item {exc}"))
+            self.parsed.problems.append(Problem(place, exc.message))
             return
-        self.element(root, place, meta)
+        self.element(root, place, meta, path)
 
-    def element(self, root: Element, place: str, meta: dict[str, Any]) -> None:
+    def element(
+        self, root: Element, place: str, meta: dict[str, Any], path: str | None = None
+    ) -> None:
         identifier = (root.get("identifier") or "").strip()
         code = _code_of(identifier) if identifier else generated_code(self.source, self.count)
+        if not identifier:
+            self.parsed.generated.add(code)
+        title = (root.get("title") or "").strip()
         problems = claim_code(self.codes, code, place)
         try:
-            content = _item_content(root)
+            content, partial = _item_content(root)
         except _Problem as exc:
-            self.parsed.problems.extend([*problems, Problem(place, exc.message, exc.field)])
+            if exc.kind and not problems:
+                self.parsed.unsupported(self.options, place, title, exc.kind, exc.message)
+            else:
+                self.parsed.problems.extend([*problems, Problem(place, exc.message, exc.field)])
             return
         except RecursionError:
             self.parsed.problems.extend(
-                [*problems, Problem(place, "the item is nested too deeply")]
+                [*problems, Problem(place, msg("qti_too_deep", "The item is nested too deeply."))]
             )
             return
+        if title and title not in (identifier, code):
+            content["title"] = title[:200]
         try:
             points = _item_points(root)
         except InvalidOperation:
-            problems.append(Problem(place, "MAXSCORE is not a number", "points"))
+            problems.append(Problem(place, points_not_number("MAXSCORE"), "points"))
             points = None
         if points is not None:
             content["points"] = points
         explanation = _explanation(root)
         if explanation:
             content["explanation"] = explanation
+        if not rich_field(self.parsed, self.options, place, content, self._resolver(path), title):
+            return
+        if partial:
+            self.parsed.notes.append(partial_credit_note(place, content["type"]))
         if meta.get("tags"):
             content["tags"] = meta["tags"]
         if "difficulty" in meta:
@@ -459,35 +579,58 @@ class _Parser:
             except ValueError:
                 problems.append(
                     Problem(
-                        place, f"difficulty {meta['difficulty']!r} is not a number", "difficulty"
+                        place,
+                        msg(
+                            "difficulty_not_number",
+                            "difficulty %(value)s is not a number from 0 to 1.",
+                            value=meta["difficulty"],
+                        ),
+                        "difficulty",
                     )
                 )
         label = (root.get("label") or "").strip()
         label_kp = label[3:].strip() if label.casefold().startswith("kp:") else None
-        kp = meta.get("knowledge_point") or label_kp or self.knowledge_point
+        kp = meta.get("knowledge_point") or label_kp or self.options.knowledge_point
         if kp:
             content["knowledge_point"] = kp
         else:
-            problems.append(
-                Problem(
-                    place,
-                    "no knowledge point: classify the item under a knowledge-point taxon in the "
-                    "manifest, label it kp:CODE, or choose one for the whole file",
-                    "knowledge_point",
-                )
-            )
+            problems.append(Problem(place, msg(*NO_KNOWLEDGE_POINT), "knowledge_point"))
         check_and_add(self.parsed, place, code, content, problems)
 
 
-def _read(zf: zipfile.ZipFile, name: str) -> bytes:
-    """A member's bytes; raises ``ValueError`` with a message for a broken or oversized one."""
+class _MemberError(ValueError):
+    def __init__(self, message: Msg):
+        super().__init__(message)
+        self.message = message
+
+
+def _read(zf: zipfile.ZipFile, name: str, limit: int = MAX_MEMBER) -> bytes:
+    """A member's bytes; raises :class:`_MemberError` for a broken or oversized one. The size
+    the zip declares is checked first, so an oversized member is never unpacked."""
+    too_big = _MemberError(
+        msg(
+            "package_member_too_large",
+            "%(name)s is larger than %(max)s MB.",
+            name=name,
+            max=round(limit / (1024 * 1024), 1),
+        )
+    )
+    if zf.getinfo(name).file_size > limit:
+        raise too_big
     try:
         with zf.open(name) as fh:
-            data = fh.read(MAX_MEMBER + 1)
+            data = fh.read(limit + 1)
     except Exception as exc:  # zlib/lzma/CRC/encryption errors: a broken member, not a bug here
-        raise ValueError(f"{name} cannot be read from the package: {exc}") from None
-    if len(data) > MAX_MEMBER:
-        raise ValueError(f"{name} is larger than {MAX_MEMBER // (1024 * 1024)} MB")
+        raise _MemberError(
+            msg(
+                "package_member_broken",
+                "%(name)s cannot be read from the package: %(detail)s",
+                name=name,
+                detail=str(exc),
+            )
+        ) from None
+    if len(data) > limit:
+        raise too_big
     return data
 
 
@@ -496,11 +639,19 @@ def _parse_zip(data: bytes, parser: _Parser) -> None:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except Exception:  # BadZipFile, NotImplementedError (odd versions), …: a broken package
-        parser.parsed.problems.append(Problem(source, "the file is not a valid zip file"))
+        parser.parsed.problems.append(
+            Problem(source, msg("zip_invalid", "The file is not a valid zip file."))
+        )
         return
     with zf:
+        parser.zf = zf
         if sum(i.file_size for i in zf.infolist()) > MAX_UNZIPPED:
-            parser.parsed.problems.append(Problem(source, "the file unpacks to more than 200 MB"))
+            parser.parsed.problems.append(
+                Problem(
+                    source,
+                    msg("zip_too_large", "The file unpacks to more than %(max)s MB.", max=200),
+                )
+            )
             return
         names = set(zf.namelist())
         manifest_name = "imsmanifest.xml" if "imsmanifest.xml" in names else None
@@ -512,25 +663,31 @@ def _parse_zip(data: bytes, parser: _Parser) -> None:
             for name in candidates:
                 try:
                     root = read_xml(_read(zf, name))
-                except ValueError:  # XmlError too: not an item, skip it
+                except ValueError:  # XmlError, _MemberError: not an item, skip it
                     continue
                 if _local(root.tag) == "assessmentItem":
                     parser.count += 1
-                    parser.element(root, f"item {parser.count} ({name})", {})
+                    if parser.parsed.too_many(parser.options, parser.count):
+                        break
+                    parser.element(root, place_item(parser.count, name), {}, name)
             if parser.count == 0:
                 parser.parsed.problems.append(
-                    Problem(source, "the file has no imsmanifest.xml and no QTI items")
+                    Problem(
+                        source,
+                        msg(
+                            "qti_no_manifest",
+                            "The file has no imsmanifest.xml and no QTI items.",
+                        ),
+                    )
                 )
             return
         try:
-            manifest_bytes = _read(zf, manifest_name)
-        except ValueError as exc:
-            parser.parsed.problems.append(Problem(manifest_name, str(exc)))
+            manifest = read_xml(_read(zf, manifest_name))
+        except _MemberError as exc:
+            parser.parsed.problems.append(Problem(manifest_name, exc.message))
             return
-        try:
-            manifest = read_xml(manifest_bytes)
         except XmlError as exc:
-            parser.parsed.problems.append(Problem(manifest_name, f"the manifest {exc}"))
+            parser.parsed.problems.append(Problem(manifest_name, exc.message))
             return
         base = posixpath.dirname(manifest_name)
         resources = [
@@ -538,9 +695,14 @@ def _parse_zip(data: bytes, parser: _Parser) -> None:
             for r in _descendants(manifest, "resource")
             if (r.get("type") or "").startswith("imsqti_item_xmlv2p")
         ]
+        if parser.parsed.too_many(parser.options, len(resources)):
+            return
         if not resources:
             parser.parsed.problems.append(
-                Problem(manifest_name, "the manifest lists no QTI item resources")
+                Problem(
+                    manifest_name,
+                    msg("qti_no_resources", "The manifest lists no QTI item resources."),
+                )
             )
         for resource in resources:
             href = resource.get("href") or ""
@@ -552,23 +714,36 @@ def _parse_zip(data: bytes, parser: _Parser) -> None:
                 parser.count += 1
                 parser.parsed.problems.append(
                     Problem(
-                        f"item {parser.count} ({href or resource.get('identifier', '')})",
-                        f"the file {href!r} named in the manifest is missing from the package",
+                        place_item(parser.count, href or resource.get("identifier", "")),
+                        msg(
+                            "qti_member_missing",
+                            "The file %(href)s named in the manifest is missing from the package.",
+                            href=href,
+                        ),
                     )
                 )
                 continue
             try:
                 member = _read(zf, path)
-            except ValueError as exc:
+            except _MemberError as exc:
                 parser.count += 1
-                parser.parsed.problems.append(Problem(f"item {parser.count} ({href})", str(exc)))
+                parser.parsed.problems.append(Problem(place_item(parser.count, href), exc.message))
                 continue
-            parser.item(member, href, _resource_meta(resource))
+            parser.item(member, path, _resource_meta(resource))
+            if parser.parsed.extra.get("too_many"):
+                break
 
 
-def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = None) -> ParsedFile:
+def parse(
+    data: bytes,
+    *,
+    source: str = "file",
+    knowledge_point: str | None = None,
+    options: ImportOptions | None = None,
+) -> ParsedFile:
     """Read a QTI 2.x content package (zip) or a single assessmentItem XML file."""
-    parser = _Parser(source, knowledge_point)
+    options = options or ImportOptions(knowledge_point=knowledge_point)
+    parser = _Parser(source, options)
     if data.startswith(b"PK\x03\x04"):
         _parse_zip(data, parser)
         return parser.parsed
@@ -576,19 +751,45 @@ def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = No
         root = read_xml(data)
     except XmlError as exc:
         return ParsedFile(
-            problems=[Problem(source, f"the file is not a QTI zip package, and {exc}")]
+            problems=[
+                Problem(
+                    source,
+                    msg(
+                        "qti_not_package",
+                        "The file is not a QTI zip package, and as XML: %(detail)s",
+                        detail=exc.message,
+                    ),
+                )
+            ]
         )
     name = _local(root.tag)
     if name == "manifest":
         return ParsedFile(
-            problems=[Problem(source, "the file is a manifest alone; upload the whole zip package")]
+            problems=[
+                Problem(
+                    source,
+                    msg(
+                        "qti_manifest_alone",
+                        "The file is a manifest alone; upload the whole zip package.",
+                    ),
+                )
+            ]
         )
     if name != "assessmentItem":
         return ParsedFile(
-            problems=[Problem(source, f"the file is not a QTI assessmentItem (root <{name}>)")]
+            problems=[
+                Problem(
+                    source,
+                    msg(
+                        "qti_not_item_file",
+                        "The file is not a QTI assessmentItem (root <%(root)s>).",
+                        root=name,
+                    ),
+                )
+            ]
         )
     parser.count = 1
-    parser.element(root, "item 1", {})
+    parser.element(root, place_item(1), {})
     return parser.parsed
 
 
@@ -645,10 +846,12 @@ def _xml_bytes(root: Element) -> bytes:
     ).encode("utf-8")
 
 
-def item_xml(draft: ItemDraft) -> bytes:
-    """One assessmentItem document."""
+def item_xml(draft: ItemDraft, image: Callable[[str], str] | None = None) -> bytes:
+    """One assessmentItem document; ``image`` maps an ``/assets/<sha256>`` source to the
+    package-relative href of the image file."""
     c = draft.content
-    title = plain_text(BLANK_MARK.sub("___", c.stem))[:80] or draft.code
+    # The title is the item's own name if it has one, else its code (read back as no title).
+    title = c.title or draft.code
     item = Element(
         "assessmentItem",
         {
@@ -720,7 +923,7 @@ def item_xml(draft: ItemDraft) -> bytes:
             },
         )
 
-    _fill(stem, c.stem, blank if c.type == ItemType.FILL_BLANK else None)
+    _fill(stem, c.stem, blank if c.type == ItemType.FILL_BLANK else None, image)
     if c.type == ItemType.TRUE_FALSE:
         choice = _el(
             body,
@@ -745,7 +948,7 @@ def item_xml(draft: ItemDraft) -> bytes:
             },
         )
         for opt in c.options:
-            _fill(_el(choice, "simpleChoice", {"identifier": opt.label}), opt.text)
+            _fill(_el(choice, "simpleChoice", {"identifier": opt.label}), opt.text, None, image)
 
     rp = _el(item, "responseProcessing")
     if c.type == ItemType.FILL_BLANK:
@@ -778,7 +981,7 @@ def item_xml(draft: ItemDraft) -> bytes:
             "modalFeedback",
             {"outcomeIdentifier": "FEEDBACK", "identifier": "EXPLANATION", "showHide": "show"},
         )
-        _fill(modal, c.explanation)
+        _fill(modal, c.explanation, None, image)
     return _xml_bytes(item)
 
 
@@ -786,7 +989,9 @@ def _lom_difficulty(value: float) -> str:
     return next(name for bound, name in _LOM_DIFFICULTY if value < bound)
 
 
-def _resource(resources: Element, draft: ItemDraft, href: str, n: int) -> None:
+def _resource(
+    resources: Element, draft: ItemDraft, href: str, n: int, files: list[str] | None = None
+) -> None:
     c = draft.content
     res = _el(
         resources, "resource", {"identifier": f"RES-{n:04d}", "type": ITEM_TYPE, "href": href}
@@ -817,9 +1022,13 @@ def _resource(resources: Element, draft: ItemDraft, href: str, n: int) -> None:
     _el(qti, "imsqti:toolName", text="exam-server")
     _el(meta, "qb:difficulty", text=repr(c.difficulty))
     _el(res, "file", {"href": href})
+    for other in files or []:
+        _el(res, "file", {"href": other})
 
 
-def manifest_xml(drafts: list[ItemDraft], hrefs: list[str]) -> bytes:
+def manifest_xml(
+    drafts: list[ItemDraft], hrefs: list[str], files: list[list[str]] | None = None
+) -> bytes:
     manifest = Element(
         "manifest",
         {
@@ -838,12 +1047,25 @@ def manifest_xml(drafts: list[ItemDraft], hrefs: list[str]) -> bytes:
     _el(manifest, "organizations")
     resources = _el(manifest, "resources")
     for n, (draft, href) in enumerate(zip(drafts, hrefs, strict=True), start=1):
-        _resource(resources, draft, href, n)
+        _resource(resources, draft, href, n, files[n - 1] if files else None)
     return _xml_bytes(manifest)
 
 
-def dump(drafts: list[ItemDraft], **options: Any) -> bytes:
-    """Write drafts as a QTI 2.1 content package (zip)."""
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def dump(
+    drafts: list[ItemDraft],
+    *,
+    assets: Any = None,
+    notes: list[Note] | None = None,
+    **options: Any,
+) -> bytes:
+    """Write drafts as a QTI 2.1 content package (zip).
+
+    ``assets(sha256)`` gives ``(media type, bytes)`` of an image: each image an item shows is
+    written once as ``images/<sha256>.<ext>``, referenced from the item by a relative href and
+    listed as a file of the item's resource in the manifest."""
     if options:
         raise TypeError(f"unknown QTI options: {sorted(options)}")
     hrefs: list[str] = []
@@ -856,6 +1078,38 @@ def dump(drafts: list[ItemDraft], **options: Any) -> bytes:
             n += 1
         used.add(name.casefold())
         hrefs.append(name)
+    images: dict[str, tuple[str, bytes]] = {}
+    item_files: list[list[str]] = []
+    bodies: list[bytes] = []
+    for draft in drafts:
+        mine: list[str] = []
+
+        def image(src: str, draft: ItemDraft = draft, mine: list[str] = mine) -> str:
+            sha = src.removeprefix("/assets/")
+            found = assets(sha) if assets and src.startswith("/assets/") else None
+            if found is None:
+                if notes is not None:
+                    notes.append(
+                        Note(
+                            msg("place_exported_item", "item %(code)s", code=draft.code),
+                            msg(
+                                "export_image_missing",
+                                "The image %(sha)s is not in the bank; its reference is left "
+                                "as it is.",
+                                sha=sha[:12],
+                            ),
+                        )
+                    )
+                return src
+            media = found[0]
+            path = f"images/{sha}.{_EXTENSIONS.get(media, 'bin')}"
+            images[path] = found
+            if path not in mine:
+                mine.append(path)
+            return f"../{path}"
+
+        bodies.append(item_xml(draft, image))
+        item_files.append(mine)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
 
@@ -864,7 +1118,9 @@ def dump(drafts: list[ItemDraft], **options: Any) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
 
-        write("imsmanifest.xml", manifest_xml(drafts, hrefs))
-        for draft, href in zip(drafts, hrefs, strict=True):
-            write(href, item_xml(draft))
+        write("imsmanifest.xml", manifest_xml(drafts, hrefs, item_files))
+        for href, body in zip(hrefs, bodies, strict=True):
+            write(href, body)
+        for path, (_media, data) in sorted(images.items()):
+            write(path, data)
     return out.getvalue()

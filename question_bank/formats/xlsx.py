@@ -89,6 +89,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..messages import Msg, msg
 from ..sanitize import UnsafeHTML, clean_html
 from ..schema import (
     BLANK_MARK,
@@ -98,8 +99,23 @@ from ..schema import (
     ItemType,
     error_list,
 )
-from . import ParsedFile, Problem, decode_text
-from .common import DEFAULT_RULES, decimal_points, generated_code, rules_text
+from . import (
+    EncodingProblem,
+    ImportOptions,
+    ParsedFile,
+    Problem,
+    decode_text,
+    place_row,
+)
+from .common import (
+    DEFAULT_RULES,
+    code_used_twice,
+    decimal_points,
+    generated_code,
+    points_not_number,
+    rules_text,
+    unknown_rule,
+)
 
 SHEET = "题库"
 INSTRUCTIONS_SHEET = "说明"
@@ -326,7 +342,7 @@ def _number(text: str) -> Decimal | None:
 
 
 class _RowError(Exception):
-    def __init__(self, column: str, message: str):
+    def __init__(self, column: str, message: Msg):
         super().__init__(message)
         self.column = column
         self.message = message
@@ -379,9 +395,10 @@ def _mark_blanks(stem: str) -> str:
 
 
 class _RowParser:
-    def __init__(self, source: str, knowledge_point: str | None):
+    def __init__(self, source: str, options: ImportOptions):
         self.source = source
-        self.knowledge_point = knowledge_point
+        self.options = options
+        self.items = 0
         self.parsed = ParsedFile()
         self.columns: dict[str, int] = {}
         self.codes: dict[str, str] = {}
@@ -401,9 +418,15 @@ class _RowParser:
                     if key in seen:
                         self.parsed.problems.append(
                             Problem(
-                                f"row {number}",
-                                f"column {BY_KEY[key].label} appears twice "
-                                f"(columns {_col_letter(seen[key])} and {_col_letter(idx)})",
+                                place_row(number),
+                                msg(
+                                    "xlsx_column_twice",
+                                    "Column %(column)s appears twice (columns %(first)s and "
+                                    "%(second)s).",
+                                    column=BY_KEY[key].label,
+                                    first=_col_letter(seen[key]),
+                                    second=_col_letter(idx),
+                                ),
                                 BY_KEY[key].label,
                             )
                         )
@@ -414,14 +437,25 @@ class _RowParser:
                     if required not in seen:
                         col = BY_KEY[required]
                         self.parsed.problems.append(
-                            Problem(f"row {number}", f"missing column {col.label}", col.label)
+                            Problem(
+                                place_row(number),
+                                msg(
+                                    "xlsx_column_missing",
+                                    "Missing column %(column)s.",
+                                    column=col.label,
+                                ),
+                                col.label,
+                            )
                         )
                 return number
         self.parsed.problems.append(
             Problem(
-                "row 1",
-                "no header row: the first row must name the columns "
-                "(题号, 题型, 题干, 选项A…, 答案, 鉴定点代码 …); download the template",
+                place_row(1),
+                msg(
+                    "xlsx_no_header",
+                    "No header row: the first row must name the columns (题号, 题型, 题干, "
+                    "选项A…, 答案, 鉴定点代码 …); download the template.",
+                ),
             )
         )
         return None
@@ -443,22 +477,31 @@ class _RowParser:
     def row(self, number: int, cells: list[Any]) -> None:
         if not any(_text(c) for c in cells):
             return
-        place = f"row {number}"
+        place = place_row(number)
+        self.items += 1
+        if self.parsed.too_many(self.options, self.items):
+            return
         problems: list[Problem] = []
         bad: set[str] = set()
 
-        def fail(key: str, message: str, schema_field: str) -> None:
+        def fail(key: str, message: Msg, schema_field: str) -> None:
             problems.append(Problem(place, message, BY_KEY[key].label))
             bad.add(schema_field)
 
-        code = self.cell(cells, "code") or generated_code(self.source, number)
+        for key, idx in self.columns.items():
+            text = cells[idx] if idx < len(cells) else None
+            if isinstance(text, str) and self.parsed.field_too_long(
+                self.options, place, BY_KEY[key].label, text
+            ):
+                return
+
+        code = self.cell(cells, "code")
+        if not code:
+            code = generated_code(self.source, number)
+            self.parsed.generated.add(code)
         if code in self.codes:
             problems.append(
-                Problem(
-                    place,
-                    f"item code {code} is used twice (first at {self.codes[code]})",
-                    BY_KEY["code"].label,
-                )
+                Problem(place, code_used_twice(code, self.codes[code]), BY_KEY["code"].label)
             )
         else:
             self.codes[code] = place
@@ -466,10 +509,17 @@ class _RowParser:
         type_text = self.cell(cells, "type")
         item_type = _TYPE_ALIASES.get(_norm_header(type_text)) if type_text else None
         if item_type is None:
-            msg = (
-                f"unknown item type {type_text!r}" if type_text else "item type is empty"
-            ) + "; use 判断题, 单选题, 多选题 or 填空题"
-            problems.append(Problem(place, msg, BY_KEY["type"].label))
+            if type_text:
+                why = msg(
+                    "xlsx_type_unknown",
+                    "Unknown item type %(type)s; use 判断题, 单选题, 多选题 or 填空题.",
+                    type=type_text,
+                )
+            else:
+                why = msg(
+                    "xlsx_type_empty", "Item type is empty; use 判断题, 单选题, 多选题 or 填空题."
+                )
+            problems.append(Problem(place, why, BY_KEY["type"].label))
             self.parsed.problems.extend(problems)
             return
 
@@ -489,8 +539,13 @@ class _RowParser:
                 later = OPTION_LABELS[last]
                 fail(
                     f"option_{OPTION_LABELS[i]}",
-                    f"选项{OPTION_LABELS[i]} is empty but 选项{later} is filled; "
-                    "fill options from A without gaps",
+                    msg(
+                        "xlsx_option_gap",
+                        "选项%(empty)s is empty but 选项%(later)s is filled; fill options from A "
+                        "without gaps.",
+                        empty=OPTION_LABELS[i],
+                        later=later,
+                    ),
                     "options",
                 )
         if options and "options" not in bad:
@@ -518,7 +573,7 @@ class _RowParser:
             try:
                 content["points"] = decimal_points(points.removesuffix("分"))
             except InvalidOperation:
-                fail("points", f"points {points!r} is not a number", "points")
+                fail("points", points_not_number(points), "points")
         difficulty = self.cell(cells, "difficulty")
         if difficulty:
             text = difficulty.strip()
@@ -527,19 +582,26 @@ class _RowParser:
             if value is None:
                 fail(
                     "difficulty",
-                    f"difficulty {difficulty!r} is not a number from 0 to 1",
+                    msg(
+                        "difficulty_not_number",
+                        "difficulty %(value)s is not a number from 0 to 1.",
+                        value=difficulty,
+                    ),
                     "difficulty",
                 )
             else:
                 content["difficulty"] = float(value / 100 if pct else value)
 
-        kp = self.cell(cells, "knowledge_point") or self.knowledge_point
+        kp = self.cell(cells, "knowledge_point") or self.options.knowledge_point
         if kp:
             content["knowledge_point"] = kp
         else:
             fail(
                 "knowledge_point",
-                "no knowledge point: fill 鉴定点代码 or choose one for the whole file",
+                msg(
+                    "xlsx_no_knowledge_point",
+                    "No knowledge point: fill 鉴定点代码 or choose one for the whole file.",
+                ),
                 "knowledge_point",
             )
 
@@ -572,14 +634,26 @@ class _RowParser:
     def _blanks(self, answer: str, rules_cell: str) -> list[dict[str, Any]]:
         if not answer:
             raise _RowError(
-                "answer", "answer is empty: give each blank's answers, e.g. 欧姆;Ω|伏特"
+                "answer",
+                msg(
+                    "xlsx_blank_answer_empty",
+                    "The answer is empty: give each blank's answers, e.g. 欧姆;Ω|伏特.",
+                ),
             )
         blanks: list[dict[str, Any]] = []
         for n, group in enumerate(_split(answer, "|｜", unescape_=False), start=1):
             accepted = [a.strip() for a in _split(group, ";；", unescape_=True)]
             accepted = [a for a in accepted if a]
             if not accepted:
-                raise _RowError("answer", f"blank {n} has no accepted answer in {answer!r}")
+                raise _RowError(
+                    "answer",
+                    msg(
+                        "xlsx_blank_no_answer",
+                        "Blank %(n)s has no accepted answer in %(answer)s.",
+                        n=n,
+                        answer=answer,
+                    ),
+                )
             blanks.append({"accepted": accepted})
         if rules_cell:
             groups = [g.strip() for g in _split(rules_cell, "|｜", unescape_=True)]
@@ -588,7 +662,12 @@ class _RowParser:
             if len(groups) != len(blanks):
                 raise _RowError(
                     "normalize",
-                    f"填空规则 has {len(groups)} groups but the answer has {len(blanks)} blanks",
+                    msg(
+                        "xlsx_rules_count",
+                        "填空规则 has %(groups)s groups but the answer has %(blanks)s blanks.",
+                        groups=len(groups),
+                        blanks=len(blanks),
+                    ),
                 )
             for blank, group in zip(blanks, groups, strict=True):
                 blank["normalize"] = _rules(group)
@@ -644,14 +723,25 @@ def _col_letter(idx: int) -> str:
 
 def _choice_key(answer: str) -> list[str]:
     if not answer:
-        raise _RowError("answer", "answer is empty: give the option letters, e.g. A or ABD")
+        raise _RowError(
+            "answer",
+            msg(
+                "xlsx_choice_answer_empty",
+                "The answer is empty: give the option letters, e.g. A or ABD.",
+            ),
+        )
     text = unicodedata.normalize("NFKC", answer).upper()
     letters = re.sub(r"[\s,;/|、]+", "", text)
     bad = sorted({c for c in letters if c not in OPTION_LABELS})
     if bad:
         raise _RowError(
             "answer",
-            f"answer {answer!r} is not option letters A–H (found {', '.join(bad)})",
+            msg(
+                "xlsx_choice_answer_bad",
+                "The answer %(answer)s is not option letters A–H (found %(found)s).",
+                answer=answer,
+                found=", ".join(bad),
+            ),
         )
     return list(letters)
 
@@ -669,8 +759,17 @@ def _tf_key(raw: Any, answer: str, tf_options: list[str]) -> str:
     if word in _FALSE_WORDS or answer in _FALSE_WORDS:
         return "F"
     if not answer:
-        raise _RowError("answer", "answer is empty: write 对 or 错")
-    raise _RowError("answer", f"answer {answer!r} is not a true/false answer: write 对 or 错")
+        raise _RowError(
+            "answer", msg("xlsx_tf_answer_empty", "The answer is empty: write 对 or 错.")
+        )
+    raise _RowError(
+        "answer",
+        msg(
+            "xlsx_tf_answer_bad",
+            "The answer %(answer)s is not a true/false answer: write 对 or 错.",
+            answer=answer,
+        ),
+    )
 
 
 def _rules(group: str) -> list[str]:
@@ -683,18 +782,15 @@ def _rules(group: str) -> list[str]:
     for token in tokens:
         rule = _RULE_ALIASES.get(token.casefold())
         if rule is None:
-            raise _RowError(
-                "normalize",
-                f"unknown fill-in rule {token!r}; use trim, width, case, space or none",
-            )
+            raise _RowError("normalize", unknown_rule(token))
         rules.append(rule)
     return rules
 
 
 def _parse_rows(
-    rows: Iterable[tuple[int, list[Any]]], source: str, knowledge_point: str | None
+    rows: Iterable[tuple[int, list[Any]]], source: str, options: ImportOptions
 ) -> ParsedFile:
-    parser = _RowParser(source, knowledge_point)
+    parser = _RowParser(source, options)
     iterator = iter(rows)
     head: list[tuple[int, list[Any]]] = []
     for item in iterator:
@@ -709,6 +805,8 @@ def _parse_rows(
             parser.row(number, cells)
     for number, cells in iterator:
         parser.row(number, cells)
+        if parser.parsed.extra.get("too_many"):
+            break
     return parser.parsed
 
 
@@ -716,22 +814,134 @@ def _sniff_problem(data: bytes, source: str) -> Problem | None:
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         return Problem(
             source,
-            "the file is an old Excel 97-2003 (.xls) workbook; save it as .xlsx "
-            "(Excel 2007 or later) or as CSV and import that",
+            msg(
+                "xlsx_old_xls",
+                "The file is an old Excel 97-2003 (.xls) workbook; save it as .xlsx (Excel 2007 "
+                "or later) or as CSV and import that.",
+            ),
         )
     if not data.startswith(b"PK\x03\x04"):
         if not data.strip():
-            return Problem(source, "the file is empty")
+            return Problem(source, msg("file_empty", "The file is empty."))
         return Problem(
             source,
-            "the file is not an .xlsx workbook (it looks like text or another format); "
-            "use the CSV import for .csv files",
+            msg(
+                "xlsx_not_workbook",
+                "The file is not an .xlsx workbook (it looks like text or another format); use "
+                "the CSV import for .csv files.",
+            ),
         )
     return None
 
 
-def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = None) -> ParsedFile:
+# Columns past the last one the layout knows are never read (a sheet may declare 16,384).
+MAX_COLUMNS = 2 * len(COLUMNS) + 20
+# Rows that may be read besides the items: a title, the header, empty formatted rows.
+SPARE_ROWS = 10_000
+
+
+class _SheetTooBig(Exception):
+    def __init__(self, message: Msg):
+        super().__init__(message)
+        self.message = message
+
+
+def _scan_xml(zf: zipfile.ZipFile, name: str, options: ImportOptions, *, sheet: bool) -> None:
+    """Stream one workbook part through expat, counting rows and cells and measuring every text
+    node, so an oversized sheet or cell is refused before openpyxl reads anything. The declared
+    ``<dimension>`` is ignored. Raises :class:`_SheetTooBig`."""
+    from xml.parsers import expat
+
+    max_rows = options.max_items + SPARE_ROWS
+    max_cells = max_rows * MAX_COLUMNS
+    # Rows with a value: the items, a header and a few title rows at most.
+    max_filled = options.max_items + 6
+    state = {"rows": 0, "cells": 0, "text": 0, "filled": 0, "has_value": 0}
+
+    def end(tag: str) -> None:
+        if sheet and tag.rsplit("}", 1)[-1] == "row" and state["has_value"]:
+            state["filled"] += 1
+            state["has_value"] = 0
+            if state["filled"] > max_filled:
+                raise _SheetTooBig(
+                    msg(
+                        "import_too_many_items",
+                        "The file holds more than %(max)s items, the most one import takes; "
+                        "split it into smaller files.",
+                        max=options.max_items,
+                    )
+                )
+
+    def start(tag: str, _attrs: Any) -> None:
+        local = tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
+        if local in ("t", "v", "f"):
+            state["text"] = 0
+            state["has_value"] = 1
+        elif sheet and local == "row":
+            state["rows"] += 1
+            if state["rows"] > max_rows:
+                raise _SheetTooBig(
+                    msg(
+                        "xlsx_too_many_rows",
+                        "The sheet has more than %(max)s rows; one import takes at most "
+                        "%(items)s items.",
+                        max=max_rows,
+                        items=options.max_items,
+                    )
+                )
+        elif sheet and local == "c":
+            state["cells"] += 1
+            if state["cells"] > max_cells:
+                raise _SheetTooBig(
+                    msg(
+                        "xlsx_too_many_cells",
+                        "The sheet has more than %(max)s cells.",
+                        max=max_cells,
+                    )
+                )
+
+    def text(data: str) -> None:
+        state["text"] += len(data)
+        if state["text"] > options.max_field_chars:
+            raise _SheetTooBig(
+                msg(
+                    "xlsx_cell_too_long",
+                    "A cell has more than %(max)s characters, the most a field holds.",
+                    max=options.max_field_chars,
+                )
+            )
+
+    def forbidden(*_args: Any) -> None:
+        raise _SheetTooBig(msg("xml_forbidden", "The file uses forbidden XML features (%(detail)s).",
+                               detail="DTD"))  # fmt: skip
+
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True  # one text callback per node, not per chunk of it
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.StartDoctypeDeclHandler = forbidden
+    parser.EntityDeclHandler = forbidden
+    try:
+        with zf.open(name) as fh:
+            while chunk := fh.read(1 << 16):
+                parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise _SheetTooBig(
+            msg("xml_malformed", "The file is not well-formed XML: %(detail)s.", detail=str(exc))
+        ) from None
+
+
+def parse(
+    data: bytes,
+    *,
+    source: str = "file",
+    knowledge_point: str | None = None,
+    options: ImportOptions | None = None,
+) -> ParsedFile:
     """Read an .xlsx item bank; see the module docstring for the layout."""
+    options = options or ImportOptions(knowledge_point=knowledge_point)
     problem = _sniff_problem(data, source)
     if problem:
         return ParsedFile(problems=[problem])
@@ -739,17 +949,45 @@ def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = No
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             if sum(i.file_size for i in zf.infolist()) > MAX_UNZIPPED:
                 return ParsedFile(
-                    problems=[Problem(source, "the file unpacks to more than 200 MB")]
-                )
-            if "xl/workbook.xml" not in zf.namelist():
-                return ParsedFile(
                     problems=[
-                        Problem(source, "the file is a zip archive but not an .xlsx workbook")
+                        Problem(
+                            source,
+                            msg(
+                                "zip_too_large",
+                                "The file unpacks to more than %(max)s MB.",
+                                max=MAX_UNZIPPED // (1024 * 1024),
+                            ),
+                        )
                     ]
                 )
+            names = zf.namelist()
+            if "xl/workbook.xml" not in names:
+                return ParsedFile(
+                    problems=[
+                        Problem(
+                            source,
+                            msg(
+                                "xlsx_zip_not_workbook",
+                                "The file is a zip archive but not an .xlsx workbook.",
+                            ),
+                        )
+                    ]
+                )
+            for name in names:
+                if name == "xl/sharedStrings.xml" or (
+                    name.startswith("xl/worksheets/") and name.endswith(".xml")
+                ):
+                    _scan_xml(zf, name, options, sheet=name.startswith("xl/worksheets/"))
+    except _SheetTooBig as exc:
+        return ParsedFile(problems=[Problem(source, exc.message)])
     except Exception:  # BadZipFile, NotImplementedError (odd versions), …: a broken file
         return ParsedFile(
-            problems=[Problem(source, "the file is not a valid .xlsx file (broken zip)")]
+            problems=[
+                Problem(
+                    source,
+                    msg("xlsx_broken_zip", "The file is not a valid .xlsx file (broken zip)."),
+                )
+            ]
         )
 
     from openpyxl import load_workbook
@@ -757,40 +995,113 @@ def parse(data: bytes, *, source: str = "file", knowledge_point: str | None = No
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds of errors for broken workbooks
-        return ParsedFile(problems=[Problem(source, f"the file cannot be read as .xlsx: {exc}")])
+        return ParsedFile(
+            problems=[
+                Problem(
+                    source,
+                    msg(
+                        "xlsx_unreadable",
+                        "The file cannot be read as .xlsx: %(detail)s",
+                        detail=str(exc),
+                    ),
+                )
+            ]
+        )
     try:
         names = wb.sheetnames
         name = (
             SHEET if SHEET in names else next((n for n in names if n != INSTRUCTIONS_SHEET), None)
         )
         if name is None:
-            return ParsedFile(problems=[Problem(source, f"the file has no item sheet ({SHEET})")])
+            return ParsedFile(
+                problems=[
+                    Problem(
+                        source,
+                        msg(
+                            "xlsx_no_sheet", "The file has no item sheet (%(sheet)s).", sheet=SHEET
+                        ),
+                    )
+                ]
+            )
         ws = wb[name]
+        # The declared dimension may claim a million rows and 16,384 columns: read what is there.
+        ws.reset_dimensions()
         try:
-            rows = [
+            rows = (
                 (number, list(values))
-                for number, values in enumerate(ws.iter_rows(values_only=True), start=1)
-            ]
+                for number, values in enumerate(
+                    ws.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1
+                )
+            )
+            parsed = _parse_rows(_bounded(rows, options), source, options)
+        except _SheetTooBig as exc:
+            return ParsedFile(problems=[Problem(source, exc.message)])
         except Exception as exc:
-            return ParsedFile(problems=[Problem(source, f"sheet {name} is broken: {exc}")])
+            return ParsedFile(
+                problems=[
+                    Problem(
+                        source,
+                        msg(
+                            "xlsx_sheet_broken",
+                            "Sheet %(sheet)s is broken: %(detail)s",
+                            sheet=name,
+                            detail=str(exc),
+                        ),
+                    )
+                ]
+            )
     finally:
         wb.close()
-    return _parse_rows(rows, source, knowledge_point)
+    return parsed
+
+
+def _bounded(
+    rows: Iterable[tuple[int, list[Any]]], options: ImportOptions
+) -> Iterator[tuple[int, list[Any]]]:
+    """Rows, refusing the sheet once more rows come than an import may hold (gaps in the row
+    numbers are filled by openpyxl, so this counts what is read, not what the XML says)."""
+    limit = options.max_items + SPARE_ROWS
+    for number, cells in rows:
+        if number > limit:
+            raise _SheetTooBig(
+                msg(
+                    "xlsx_too_many_rows",
+                    "The sheet has more than %(max)s rows; one import takes at most "
+                    "%(items)s items.",
+                    max=limit,
+                    items=options.max_items,
+                )
+            )
+        yield number, cells
 
 
 def parse_csv(
-    data: bytes, *, source: str = "file", knowledge_point: str | None = None
+    data: bytes,
+    *,
+    source: str = "file",
+    knowledge_point: str | None = None,
+    options: ImportOptions | None = None,
 ) -> ParsedFile:
-    """Read a CSV item bank with the same columns (UTF-8, UTF-8 with BOM, or GBK/GB18030)."""
+    """Read a CSV item bank with the same columns (UTF-8, UTF-8 with BOM, GBK/GB18030 or
+    Windows-1252; see :func:`question_bank.formats.decode_text`)."""
+    options = options or ImportOptions(knowledge_point=knowledge_point)
     try:
-        text = decode_text(data, source=source)
-    except ValueError as exc:
-        return ParsedFile(problems=[Problem(source, str(exc))])
+        text = decode_text(data, source=source, encoding=options.encoding)
+    except EncodingProblem as exc:
+        parsed = ParsedFile(problems=[Problem(source, exc.message)])
+        if exc.ambiguous:
+            parsed.hints.append("encoding")
+        return parsed
     if not text.strip():
-        return ParsedFile(problems=[Problem(source, "the file is empty")])
+        return ParsedFile(problems=[Problem(source, msg("file_empty", "The file is empty."))])
     if "\x00" in text:
         return ParsedFile(
-            problems=[Problem(source, "the file is not CSV text (it holds binary data)")]
+            problems=[
+                Problem(
+                    source,
+                    msg("csv_binary", "The file is not CSV text (it holds binary data)."),
+                )
+            ]
         )
     sample = text[:4096]
     delimiter = ","
@@ -799,14 +1110,41 @@ def parse_csv(
         delimiter = "\t"
     elif first.count(";") > first.count(",") and first.count(";") > 2:
         delimiter = ";"
+    csv.field_size_limit(max(options.max_field_chars * 4, 131072))
+    # Count the records first: a file over the limit is refused before any row is parsed.
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        filled = sum(
+            1 for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if any(r)
+        )
     except csv.Error as exc:
-        return ParsedFile(problems=[Problem(source, f"the file is not valid CSV: {exc}")])
+        return ParsedFile(
+            problems=[
+                Problem(
+                    source,
+                    msg("csv_invalid", "The file is not valid CSV: %(detail)s", detail=str(exc)),
+                )
+            ]
+        )
+    parsed = ParsedFile()
+    if parsed.too_many(options, filled - 1):
+        return parsed
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: Iterator[tuple[int, list[Any]]] = (
-        (number, list(record)) for number, record in enumerate(records, start=1)
+        (number, record[:MAX_COLUMNS]) for number, record in enumerate(records, start=1)
     )
-    return _parse_rows(rows, source, knowledge_point)
+    try:
+        return _parse_rows(_bounded(rows, options), source, options)
+    except _SheetTooBig as exc:
+        return ParsedFile(problems=[Problem(source, exc.message)])
+    except csv.Error as exc:
+        return ParsedFile(
+            problems=[
+                Problem(
+                    source,
+                    msg("csv_invalid", "The file is not valid CSV: %(detail)s", detail=str(exc)),
+                )
+            ]
+        )
 
 
 # --------------------------------------------------------------------------------------------

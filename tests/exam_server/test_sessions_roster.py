@@ -150,7 +150,7 @@ def test_file_level_problems(app, api_as, world):
         (csv_bytes([HEADER]), "r.csv", "holds no candidates"),
         (b"PK\x03\x04broken", "r.xlsx", "broken zip"),
         (b"not a zip", "r.zip", "not a valid .xlsx or .zip"),
-        (bytes([0xFF, 0xFE, 0x00, 0x41]) * 3, "r.csv", "neither UTF-8 nor GBK"),
+        (bytes([0xFF, 0xFE, 0x00, 0x41]) * 3, "r.csv", "is not UTF-8, GBK/GB18030 or Windows-1252"),
     ]
     for data, name, words in cases:
         resp = upload(admin, sid, data, name)

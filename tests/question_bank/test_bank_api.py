@@ -86,11 +86,11 @@ def test_bad_items_are_refused_naming_the_field(app, api_as):
         body = resp.get_json()
         assert resp.status_code == 422, body
         assert body["field"].endswith(field), body
-    multi_one_key = choice(type="multiple_choice", key=["A"])
+    multi_no_key = choice(type="multiple_choice", key=[])
     resp = ed.post(
-        "/api/items", json={"occupation": OCC, "level": 4, "code": "BAD", "content": multi_one_key}
+        "/api/items", json={"occupation": OCC, "level": 4, "code": "BAD", "content": multi_no_key}
     )
-    assert "at least 2 keys" in resp.get_json()["message"]
+    assert "at least 1 key" in resp.get_json()["details"][0]["message"], resp.get_json()
     resp = ed.post(
         "/api/items",
         json={"occupation": OCC, "level": 4, "code": "BAD", "content": choice(stem="  ")},

@@ -117,6 +117,13 @@ FORMATS = {
 CARRIES_TRANSLATIONS = {"xlsx", "csv"}
 
 
+def gift_can(d: ItemDraft) -> bool:
+    """GIFT holds one blank per question and no images (the export lists the others)."""
+    return len(d.content.blanks) <= 1 and "<img" not in d.content.stem + "".join(
+        o.text for o in d.content.options
+    )
+
+
 def expected(d: ItemDraft, fmt: str) -> ItemDraft:
     if fmt in CARRIES_TRANSLATIONS:
         return d
@@ -137,7 +144,7 @@ def test_round_trip_of_fixed_examples(fmt: str) -> None:
     parse, dump = FORMATS[fmt]
     parsed = parse(dump(EXAMPLES), source=f"bank.{fmt}")
     assert parsed.problems == []
-    want = [expected(d, fmt) for d in EXAMPLES]
+    want = [expected(d, fmt) for d in EXAMPLES if fmt != "gift" or gift_can(d)]
     assert [d.code for d in parsed.drafts] == [d.code for d in want]
     for got, exp in zip(parsed.drafts, want, strict=True):
         assert got.content.canonical() == exp.content.canonical(), got.code
@@ -265,6 +272,10 @@ SETTINGS = settings(
 def test_round_trip_of_generated_items(fmt: str, drafts: list[ItemDraft]) -> None:
     parse, dump = FORMATS[fmt]
     parsed = parse(dump(drafts))
+    if fmt == "gift":
+        drafts = [d for d in drafts if gift_can(d)]
+        if not drafts:
+            return
     assert parsed.problems == []
     assert parsed.drafts == [expected(d, fmt) for d in drafts]
 
@@ -422,9 +433,9 @@ def test_xlsx_rejects_files_that_are_not_xlsx() -> None:
 
 def test_xlsx_without_header_or_required_columns() -> None:
     p = only_problem(xlsx.parse(workbook([["a", "b"]], header=["foo", "bar"])))
-    assert p.place == "row 1" and "no header row" in p.message
+    assert p.place == "row 1" and p.message.code == "xlsx_no_header"
     parsed = xlsx.parse(workbook([], header=["题型", "题干"]))
-    assert messages(parsed) == [("row 1", "答案/answer", "missing column 答案/answer")]
+    assert messages(parsed) == [("row 1", "答案/answer", "Missing column 答案/answer.")]
 
 
 def test_xlsx_bad_rows_each_name_row_and_column() -> None:
@@ -441,23 +452,23 @@ def test_xlsx_bad_rows_each_name_row_and_column() -> None:
         ["Q10", "判断题", "怪答案", "", "", "", "", "也许", 1, 0.5, "K1"],
     ]
     parsed = xlsx.parse(workbook(rows))
-    assert [d.code for d in parsed.drafts] == ["Q1"]
+    # A multiple-choice item with one key is valid (Moodle and TAO allow it).
+    assert [d.code for d in parsed.drafts] == ["Q1", "Q3"]
     got = {(p.place, p.field): p.message for p in parsed.problems}
     assert (
         got[("row 3", "答案/answer")]
         == "['E'] point at options that do not exist (['A', 'B', 'C', 'D'])"
     )
-    assert got[("row 4", "答案/answer")] == "a multiple-choice item needs at least 2 keys, got 1"
     assert got[("row 5", "题干/stem")] == "stem is empty"
     assert got[("row 6", "题干/stem")] == "<script> tags are not allowed"
-    assert got[("row 7", "鉴定点代码/knowledge point")].startswith("no knowledge point")
-    assert got[("row 8", "题号/code")] == "item code Q1 is used twice (first at row 2)"
-    assert got[("row 9", "题型/type")].startswith("unknown item type '问答题'")
+    assert got[("row 7", "鉴定点代码/knowledge point")].code == "xlsx_no_knowledge_point"
+    assert got[("row 8", "题号/code")] == "Item code Q1 is used twice (first at row 2)."
+    assert got[("row 9", "题型/type")].startswith("Unknown item type 问答题")
     assert "选项B is empty but 选项C is filled" in got[("row 10", "选项B/option B")]
-    assert got[("row 10", "分值/points")] == "points 'abc' is not a number"
+    assert got[("row 10", "分值/points")] == "points abc is not a number."
     assert ("row 10", "难度/difficulty") in got  # 2 is more than 1
-    assert "not a true/false answer" in got[("row 11", "答案/answer")]
-    assert len(parsed.problems) == 11
+    assert got[("row 11", "答案/answer")].code == "xlsx_tf_answer_bad"
+    assert len(parsed.problems) == 10
 
 
 def test_xlsx_english_columns_must_match_the_options() -> None:
@@ -488,15 +499,19 @@ def test_csv_in_gbk_and_utf8_with_bom() -> None:
 
 def test_csv_bad_input() -> None:
     p = only_problem(xlsx.parse_csv(b"\xff\xfe\xff\x00bad", source="x.csv"))
-    assert p.place == "x.csv" and "neither UTF-8 nor GBK" in p.message
+    assert p.place == "x.csv" and p.message.code == "encoding_not_text"
     rows = [
-        ["Q1", "多选题", "一个答案", "一", "二", "", "", "A", 1, 0.5, "K1"],
+        ["Q1", "多选题", "一个答案", "一", "二", "", "", "", 1, 0.5, "K1"],
         ["Q1", "单选题", "答案越界", "一", "二", "", "", "C", 1, 0.5, ""],
     ]
     parsed = xlsx.parse_csv(csv_bytes(rows, encoding="gbk"), knowledge_point=None)
     got = {(p.place, p.field, p.message) for p in parsed.problems}
-    assert ("row 2", "答案/answer", "a multiple-choice item needs at least 2 keys, got 1") in got
-    assert ("row 3", "题号/code", "item code Q1 is used twice (first at row 2)") in got
+    assert (
+        "row 2",
+        "答案/answer",
+        "The answer is empty: give the option letters, e.g. A or ABD.",
+    ) in got
+    assert ("row 3", "题号/code", "Item code Q1 is used twice (first at row 2).") in got
     assert any(p[:2] == ("row 3", "鉴定点代码/knowledge point") for p in got)
     assert ("row 3", "答案/answer", "['C'] point at options that do not exist (['A', 'B'])") in got
 
@@ -535,14 +550,21 @@ Grant is {~buried =entombed ~living} in Grant's tomb.
 def test_gift_reads_a_hand_written_file() -> None:
     parsed = gift.parse(MOODLE_GIFT.encode(), source="quiz.gift")
     assert parsed.problems == []
-    got = {d.code: d.content for d in parsed.drafts}
-    assert list(got) == ["Q1", "Q2", "Q3", "Q4", "QUIZ-0014", "ID-7"]
+    # A ::name:: is a title, not an identity: the code is generated unless // [id:…] gives it.
+    got = {d.content.title or d.code: d.content for d in parsed.drafts}
+    assert [d.code for d in parsed.drafts] == [
+        "QUIZ-0004", "QUIZ-0006", "QUIZ-0010", "QUIZ-0012", "QUIZ-0014", "ID-7"
+    ]  # fmt: skip
+    assert parsed.generated == {"QUIZ-0004", "QUIZ-0006", "QUIZ-0010", "QUIZ-0012", "QUIZ-0014"}
+    assert list(got) == ["Q1", "Q2", "Q3", "Q4", "QUIZ-0014", "Some title"]
     assert got["Q1"].stem == "1+1=2" and got["Q1"].key == ["T"]
     assert got["Q1"].knowledge_point == "03.01"
     assert [o.text for o in got["Q2"].options] == ["yellow", "red", "blue"]
     assert got["Q2"].type == "single_choice" and got["Q2"].key == ["A"]
     q3 = got["Q3"]
     assert q3.stem == "Two plus {{1}} equals four." and q3.blanks[0].accepted == ["two", "2"]
+    # Moodle's GIFT reader ignores case in short answers.
+    assert q3.blanks[0].normalize == ["trim", "width", "case"]
     assert q3.knowledge_point == "09.09" and q3.tags == ["单位"]
     assert q3.difficulty == 0.8 and q3.points == Decimal("1.5")
     assert got["Q4"].type == "multiple_choice" and got["Q4"].key == ["A", "B"]
@@ -550,8 +572,13 @@ def test_gift_reads_a_hand_written_file() -> None:
     assert got["QUIZ-0014"].stem == "Grant is _____ in Grant's tomb." and got["QUIZ-0014"].key == [
         "B"
     ]
-    assert got["ID-7"].stem == "a &lt;b&gt; b" and got["ID-7"].key == ["F"]
+    assert got["Some title"].stem == "a &lt;b&gt; b" and got["Some title"].key == ["F"]
     assert parsed.places == ["line 4", "line 6", "line 10", "line 12", "line 14", "line 17"]
+    # Moodle gives part of the points for %50%deux and for one of the two keys of Q4.
+    assert [(n.place, n.message.code) for n in parsed.notes] == [
+        ("line 10", "note_partial_blank"),
+        ("line 12", "note_partial_choice"),
+    ]
 
 
 def test_gift_in_gbk_and_with_bom() -> None:
@@ -584,44 +611,51 @@ def test_gift_bad_questions_each_name_their_line() -> None:
             "::Q9 broken name {T}",  # line 17
         ]
     )
+    text = text.replace("::Q1:: again", "// [id:IMP-0001]\n::Q1:: again")
     parsed = gift.parse(text.encode(), knowledge_point="K1")
-    assert [d.code for d in parsed.drafts] == ["Q1"]
+    # One key of a multiple-response question is a valid multiple-choice item.
+    assert [(d.code, d.content.title) for d in parsed.drafts] == [
+        ("IMP-0001", "Q1"),
+        ("IMP-0003", "Q2"),
+    ]
+    assert parsed.drafts[1].content.type == "multiple_choice"
+    assert parsed.drafts[1].content.key == ["A"]
     assert messages(parsed) == [
-        ("line 3", "key", "a multiple-choice item needs at least 2 keys, got 1"),
         ("line 5", "stem", "stem is empty"),
         ("line 7", "stem", "<script> tags are not allowed"),
-        ("line 9", "code", "item code Q1 is used twice (first at line 1)"),
-        ("line 11", None, "an answer block { is not closed with }"),
-        ("line 13", "type", "matching questions are not supported"),
-        ("line 15", "type", "numerical questions {#…} are not supported"),
-        ("line 17", "code", "the question name ::… is not closed with ::"),
+        ("line 10", "code", "Item code IMP-0001 is used twice (first at line 1)."),
+        ("line 12", None, "An answer block { is not closed with }."),
+        ("line 14", "type", "Matching questions are not supported by the bank."),
+        ("line 16", "type", "Numerical questions are not supported by the bank."),
+        ("line 18", "code", "The question name ::… is not closed with ::."),
     ]
+    assert [p.unsupported for p in parsed.problems] == [False] * 4 + [True] * 2 + [False]
 
 
 def test_gift_missing_knowledge_point_and_malformed_file() -> None:
     p = only_problem(gift.parse(b"::Q1:: x {T}\n"))
     assert (p.place, p.field) == ("line 1", "knowledge_point")
-    assert p.message.startswith("no knowledge point")
+    assert p.message.code == "no_knowledge_point"
     p = only_problem(gift.parse(b"PK\x03\x04\x00\x00binary", source="a.zip"))
-    assert p.place == "a.zip" and "not a GIFT text file" in p.message
+    assert p.place == "a.zip" and p.message.code == "gift_not_text"
     p = only_problem(gift.parse(b"\xff\xfe\xff", source="b.txt"))
-    assert p.place == "b.txt" and "neither UTF-8 nor GBK" in p.message
+    assert p.place == "b.txt" and p.message.code == "encoding_not_text"
     p = only_problem(gift.parse(b"// only a comment\n", source="c.txt"))
-    assert "holds no GIFT questions" in p.message
+    assert p.message.code == "gift_no_questions"
 
 
 def test_gift_bad_metadata_tags() -> None:
     text = "// [tag:difficulty:hard] [tag:points:x] [tag:kp:K1]\n::Q1:: a {{=1} b {=2}}\n"
     parsed = gift.parse(text.encode())
     assert messages(parsed) == [
-        ("line 2", None, "an answer block { … } opens inside another; escape { as \\{"),
+        ("line 2", None, "An answer block { … } opens inside another; escape { as \\{."),
     ]
     text = "// [tag:difficulty:hard] [tag:points:x] [tag:normalize:trim|bogus] [tag:kp:K1]\n::Q1:: a {=1} b {=2}\n"
     got = {p.field: p.message for p in gift.parse(text.encode()).problems}
     assert got == {
-        "difficulty": "difficulty 'hard' is not a number from 0 to 1",
-        "points": "points 'x' is not a number",
-        "normalize": "unknown fill-in rule 'bogus'; use trim, width, case, space or none",
+        "difficulty": "difficulty hard is not a number from 0 to 1.",
+        "points": "points x is not a number.",
+        "normalize": "Unknown fill-in rule bogus; use trim, width, case, space or none.",
     }
 
 
@@ -688,11 +722,16 @@ MOODLE_XML = """<?xml version="1.0" encoding="UTF-8"?>
 def test_moodle_xml_reads_a_moodle_export() -> None:
     parsed = moodle_xml.parse(MOODLE_XML.encode(), source="moodle.xml")
     assert messages(parsed) == [
-        ("question 6 (E6)", "type", "question type 'essay' is not supported")
+        ("question 6 (E6)", "type", "Essay questions are not supported by the bank.")
     ]
-    got = {d.code: d.content for d in parsed.drafts}
-    assert list(got) == ["MOODLE-0001", "M2", "T3", "S4", "CLOZE-5"]
-    m1 = got["MOODLE-0001"]
+    assert parsed.problems[0].unsupported
+    # Names are titles; only <idnumber> names the item (else the code is generated).
+    assert [d.code for d in parsed.drafts] == [
+        "MOODLE-0001", "MOODLE-0002", "MOODLE-0003", "MOODLE-0004", "CLOZE-5"
+    ]  # fmt: skip
+    got = {d.content.title or d.code: d.content for d in parsed.drafts}
+    assert list(got) == ["电阻单位", "M2", "T3", "S4", "C5"]
+    m1 = got["电阻单位"]
     assert m1.type == "single_choice" and m1.key == ["A"] and m1.points == Decimal("1")
     assert m1.points.as_tuple().exponent == 0 and m1.explanation == "<p>欧姆</p>"
     assert m1.knowledge_point == "03.01"
@@ -703,7 +742,7 @@ def test_moodle_xml_reads_a_moodle_export() -> None:
     s4 = got["S4"]
     assert s4.stem == "单位符号是 {{1}} 。" and s4.blanks[0].accepted == ["Ω", "ohm"]
     assert s4.blanks[0].normalize == ["trim", "width", "case"]
-    c5 = got["CLOZE-5"]
+    c5 = got["C5"]
     assert c5.stem == "<p>{{1}} and {{2}}</p>" and c5.knowledge_point == "07.07"
     assert [b.accepted for b in c5.blanks] == [["欧姆", "Ω"], ["V}x", "a & b"]]
     assert [b.normalize for b in c5.blanks] == [["trim", "width", "case"], ["trim", "width"]]
@@ -731,19 +770,30 @@ def test_moodle_xml_bad_questions_name_index_and_name() -> None:
         question_xml("Q7", '<questiontext><text>tf</text></questiontext><answer fraction="0"><text>true</text></answer>', "truefalse"),
     ]  # fmt: skip
     data = ("<quiz>" + "".join(questions) + "</quiz>").encode()
+    data = data.replace(
+        b"<text>again</text></questiontext>",
+        b"<text>again</text></questiontext><idnumber>IMP-0001</idnumber>",
+    )
     parsed = moodle_xml.parse(data, knowledge_point="K1")
-    assert [d.code for d in parsed.drafts] == ["Q1"]
+    # A multiple-response question with one right answer is a valid multiple-choice item.
+    assert [(d.code, d.content.title) for d in parsed.drafts] == [
+        ("IMP-0001", "Q1"),
+        ("IMP-0002", "Q2"),
+    ]
     assert messages(parsed) == [
-        ("question 2 (Q2)", "key", "a multiple-choice item needs at least 2 keys, got 1"),
         ("question 3 (Q3)", "stem", "stem is empty"),
         ("question 4 (Q4)", "stem", "<script> tags are not allowed"),
-        ("question 5 (Q1)", "code", "item code Q1 is used twice (first at question 1 (Q1))"),
+        (
+            "question 5 (Q1)",
+            "code",
+            "Item code IMP-0001 is used twice (first at question 1 (Q1)).",
+        ),
         (
             "question 6 (Q6)",
             "type",
-            "cloze part '{1:MULTICHOICE:=a~b}' is MULTICHOICE; only SHORTANSWER parts are supported",
+            "Cloze part {1:MULTICHOICE:=a~b} is MULTICHOICE; only SHORTANSWER parts are supported.",
         ),
-        ("question 7 (Q7)", "key", "neither true nor false is marked correct (fraction 100)"),
+        ("question 7 (Q7)", "key", "Neither true nor false is marked correct (fraction 100)."),
     ]
 
 
@@ -752,15 +802,15 @@ def test_moodle_xml_missing_knowledge_point() -> None:
             '<answer fraction="100"><text>true</text></answer>', "truefalse") + "</quiz>").encode()  # fmt: skip
     p = only_problem(moodle_xml.parse(data))
     assert (p.place, p.field) == ("question 1 (T)", "knowledge_point")
-    assert p.message.startswith("no knowledge point")
+    assert p.message.code == "no_knowledge_point"
     assert moodle_xml.parse(data, knowledge_point="K2").drafts[0].content.knowledge_point == "K2"
 
 
 def test_moodle_xml_malformed_and_hostile_files() -> None:
     p = only_problem(moodle_xml.parse(b"<quiz><question>", source="a.xml"))
-    assert p.place == "a.xml" and "not well-formed XML" in p.message
+    assert p.place == "a.xml" and p.message.code == "xml_malformed"
     p = only_problem(moodle_xml.parse(b"<html><body/></html>", source="b.xml"))
-    assert "not a Moodle XML file" in p.message
+    assert p.message.code == "moodle_not_quiz"
     xxe = (
         b'<?xml version="1.0"?><!DOCTYPE quiz [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
         b'<quiz><question type="truefalse"><name><text>&x;</text></name></question></quiz>'
@@ -902,14 +952,14 @@ def test_qti_bad_items_name_their_place() -> None:
         },
     )
     parsed = qti.parse(data, source="bank.zip")
-    assert [d.code for d in parsed.drafts] == ["G1"]
+    # One correct response of a multiple-response item is a valid multiple-choice item.
+    assert [d.code for d in parsed.drafts] == ["G1", "B3"]
     assert messages(parsed) == [
         ("item 2 (items/B2.xml)", "key", "['E'] point at options that do not exist (['A', 'B'])"),
-        ("item 3 (items/B3.xml)", "key", "a multiple-choice item needs at least 2 keys, got 1"),
         ("item 4 (items/B4.xml)", "stem", "stem is empty"),
         ("item 5 (items/B5.xml)", "stem", "<script> tags are not allowed"),
-        ("item 6 (items/B6.xml)", "code", "item code G1 is used twice (first at item 1 (items/G1.xml))"),
-        ("item 7 (items/B7.xml)", None, "the file 'items/B7.xml' named in the manifest is missing from the package"),
+        ("item 6 (items/B6.xml)", "code", "Item code G1 is used twice (first at item 1 (items/G1.xml))."),
+        ("item 7 (items/B7.xml)", None, "The file items/B7.xml named in the manifest is missing from the package."),
     ]  # fmt: skip
 
 
@@ -917,14 +967,15 @@ def test_qti_missing_knowledge_point_and_malformed_input() -> None:
     item = qti.item_xml(draft("G1", type="true_false", stem="x", key=["T"]))
     p = only_problem(qti.parse(item))
     assert (p.place, p.field) == ("item 1", "knowledge_point")
-    assert p.message.startswith("no knowledge point")
+    assert p.message.code == "no_knowledge_point"
     assert qti.parse(item, knowledge_point="K3").drafts[0].content.knowledge_point == "K3"
     p = only_problem(qti.parse(b"PK\x03\x04 not really", source="q.zip"))
-    assert p.place == "q.zip" and "not a valid zip file" in p.message
+    assert p.place == "q.zip" and p.message.code == "zip_invalid"
     p = only_problem(qti.parse(b"hello", source="q.xml"))
-    assert p.message.startswith("the file is not a QTI zip package, and is not well-formed XML")
+    assert p.message.code == "qti_not_package"
+    assert p.message.params["detail"].code == "xml_malformed"
     p = only_problem(qti.parse(b"<manifest/>", source="imsmanifest.xml"))
-    assert "upload the whole zip package" in p.message
+    assert p.message.code == "qti_manifest_alone"
     xxe = b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><assessmentItem>&x;</assessmentItem>'
     assert "forbidden XML features" in only_problem(qti.parse(xxe)).message
     broken = rezip(
@@ -964,16 +1015,16 @@ def test_xml_declaring_gbk_is_read_and_unknown_encodings_are_reported() -> None:
     assert parsed.problems == [] and parsed.drafts[0].content.stem == "电阻的单位是欧姆"
     bad = doc.replace("GBK", "UTF-R").encode("gbk")
     p = only_problem(moodle_xml.parse(bad, source="m.xml"))
-    assert p.message == "the file declares the unknown encoding 'UTF-R'"
+    assert p.message == "The file declares the unknown encoding UTF-R."
     p = only_problem(qti.parse(bad, source="q.xml"))
-    assert p.message.endswith("declares the unknown encoding 'UTF-R'")
+    assert p.message.endswith("declares the unknown encoding UTF-R.")
 
 
 def test_non_finite_numbers_are_problems() -> None:
     text = "// [tag:kp:K] [tag:difficulty:nan] [tag:points:inf]\n::Q:: x {T}\n"
     assert {(p.field, p.message) for p in gift.parse(text.encode()).problems} == {
-        ("difficulty", "difficulty 'nan' is not a number from 0 to 1"),
-        ("points", "points 'inf' is not a number"),
+        ("difficulty", "difficulty nan is not a number from 0 to 1."),
+        ("points", "points inf is not a number."),
     }
     rows = [["Q1", "判断题", "甲", "", "", "", "", "对", "NaN", "inf", "K1"]]
     assert {p.field for p in xlsx.parse(workbook(rows)).problems} == {
@@ -1001,4 +1052,4 @@ def test_corrupted_package_member_and_deep_nesting_are_problems() -> None:
         + "</itemBody></assessmentItem>"
     )
     p = only_problem(qti.parse(deep.encode(), knowledge_point="K"))
-    assert (p.place, p.message) == ("item 1", "the item is nested too deeply")
+    assert (p.place, p.message) == ("item 1", "The item is nested too deeply.")

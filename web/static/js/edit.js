@@ -189,6 +189,7 @@ function fill(content) {
   document.getElementById('points').value = content.points;
   document.getElementById('difficulty').value = content.difficulty;
   document.getElementById('tags').value = (content.tags || []).join(', ');
+  document.getElementById('title').value = content.title || '';
   document.getElementById('explanation').value = content.explanation || '';
   const en = (content.translations || {}).en || {};
   document.getElementById('stem-en').value = en.stem || '';
@@ -205,6 +206,8 @@ function collect() {
     explanation: document.getElementById('explanation').value,
     tags: document.getElementById('tags').value.split(/[,，、;；]/).map((s) => s.trim()).filter(Boolean),
   };
+  const title = document.getElementById('title').value.trim();
+  if (title) content.title = title;
   const points = document.getElementById('points').value.trim();
   if (points) content.points = points;
   const difficulty = document.getElementById('difficulty').value.trim();

@@ -91,6 +91,7 @@ function renderProps() {
   const kp = kpNames.get(c.knowledge_point);
   const rows = [
     ['status', statusBadge(shown.status)],
+    ...(c.title ? [['title', c.title]] : []),
     ['type', typeLabel(c.type)],
     ['points', String(c.points)],
     ['difficulty', fmtNumber(c.difficulty)],
